@@ -1,0 +1,73 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *		Every server call whose form depends on the PostgreSQL major version.
+ *
+ * slot_failover is written against PostgreSQL 15.  Each call below whose
+ * name, signature or home differs in another supported major version gets
+ * one static inline wrapper or macro here, so that the rest of the code
+ * never tests PG_VERSION_NUM.  A port to another major version starts by
+ * adding its branch to each wrapper; nothing else should need an #if.
+ *
+ * Copyright (c) 2026, slot_failover developers
+ *
+ * IDENTIFICATION
+ *	  compat.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SLOT_FAILOVER_COMPAT_H
+#define SLOT_FAILOVER_COMPAT_H
+
+#include "access/transam.h"
+#include "access/xlog.h"
+#include "replication/slot.h"
+#include "storage/lwlock.h"
+#include "utils/guc.h"
+
+#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
+#error "slot_failover 1.0 supports PostgreSQL 15 only; see compat.h"
+#endif
+
+/*
+ * Reserve the GUC prefix, so that a misspelt slot_failover.* setting is
+ * reported instead of silently ignored.  (PG13-14: EmitWarningsOnPlaceholders.)
+ */
+#define sf_reserve_guc_prefix(prefix)	MarkGUCPrefixReserved(prefix)
+
+/*
+ * The timeline WAL is being written on.  (PG13-14: ThisTimeLineID.)
+ */
+static inline TimeLineID
+sf_insert_timeline(void)
+{
+	return GetWALInsertionTimeLine();
+}
+
+/*
+ * A counter that moves whenever a transaction that had an xid commits or
+ * aborts.  (PG13: latestCompletedXid; PG17+: TransamVariables.)
+ */
+static inline uint64
+sf_xact_completion_count(void)
+{
+	uint64		count;
+
+	LWLockAcquire(ProcArrayLock, LW_SHARED);
+	count = ShmemVariableCache->xactCompletionCount;
+	LWLockRelease(ProcArrayLock);
+	return count;
+}
+
+/*
+ * Has this slot been invalidated because the WAL it needed was removed?
+ * Caller holds the slot's spinlock.  (PG16+: data.invalidated.)
+ */
+static inline bool
+sf_slot_invalidated(ReplicationSlot *slot)
+{
+	return slot->data.restart_lsn == InvalidXLogRecPtr &&
+		slot->data.invalidated_at != InvalidXLogRecPtr;
+}
+
+#endif							/* SLOT_FAILOVER_COMPAT_H */

@@ -1,0 +1,86 @@
+/*-------------------------------------------------------------------------
+ *
+ * slot_failover.h
+ *		Symbols shared by the files of slot_failover.
+ *
+ * worker.c owns the GUCs, the shared state and the worker's loop;
+ * primary.c owns the table slot_failover.slots while the node is a
+ * primary, and the marker files that tie a row to one incarnation of a
+ * slot.
+ *
+ * Copyright (c) 2026, slot_failover developers
+ *
+ * IDENTIFICATION
+ *	  slot_failover.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SLOT_FAILOVER_H
+#define SLOT_FAILOVER_H
+
+#include "access/xlogdefs.h"
+#include "storage/condition_variable.h"
+#include "storage/latch.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#define SF_SCHEMA			"slot_failover"
+#define SF_TABLE			"slots"
+#define SF_ERROR_LEN		256
+
+/*
+ * State shared between the worker and the backends that call the SQL
+ * functions.  One instance, in the main shared memory segment.
+ *
+ * mutex protects every field but sync_cv, which has its own lock.
+ */
+typedef struct SlotFailoverShared
+{
+	slock_t		mutex;
+
+	/* the running worker, or 0 and NULL */
+	pid_t		worker_pid;
+	Latch	   *worker_latch;
+
+	/* what the worker reports about itself, shown by worker_status() */
+	bool		in_recovery;	/* role of the last cycle */
+	TimestampTz started_at;		/* when the worker started */
+	uint64		cycles;			/* cycles run since start */
+	uint64		rows_written;	/* rows inserted, updated or deleted */
+	TimestampTz last_cycle_at;	/* end of the last cycle */
+	double		last_cycle_ms;	/* how long the last cycle took */
+	TimestampTz last_write_at;	/* commit time of the last write */
+	TimestampTz last_error_at;	/* when the last cycle failed */
+	char		last_error[SF_ERROR_LEN];	/* and why */
+
+	/*
+	 * Bumped at commit of every transaction that ran mark() or unmark(): the
+	 * worker reloads its copy of the table when it moved.
+	 */
+	uint64		marks_changed;
+
+	/*
+	 * sync() asks for a full cycle by bumping sync_requested; the worker sets
+	 * sync_completed to the request it saw before it started that cycle, and
+	 * sync_failed if the cycle failed, then broadcasts sync_cv.
+	 */
+	uint64		sync_requested;
+	uint64		sync_completed;
+	bool		sync_failed;
+	XLogRecPtr	sync_lsn;		/* WAL position the last full cycle reached */
+	ConditionVariable sync_cv;
+} SlotFailoverShared;
+
+/* worker.c */
+extern PGDLLIMPORT SlotFailoverShared *sf_shared;
+extern PGDLLIMPORT char *sf_database;
+extern PGDLLIMPORT int sf_naptime;
+
+extern void sf_check_function_call(bool needs_worker_database);
+extern void sf_wake_worker(void);
+
+/* primary.c */
+extern int	sf_primary_cycle(bool exact);
+extern void sf_primary_forget(void);
+
+#endif							/* SLOT_FAILOVER_H */
