@@ -481,6 +481,7 @@ sf_run_cycle(MemoryContext cycle_context)
 		AbortOutOfAnyTransaction();
 		LWLockReleaseAll();
 		sf_primary_forget();
+		pgstat_report_activity(STATE_IDLE, NULL);
 		RESUME_INTERRUPTS();
 
 		SpinLockAcquire(&sf_shared->mutex);
