@@ -8,7 +8,9 @@
 set -euo pipefail
 
 SF_SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-SF_USER=${SF_USER:-slot_failover}
+# not "slot_failover": as the test clusters' superuser, "$user" in
+# search_path would then find the extension's schema
+SF_USER=${SF_USER:-sf_tester}
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
 # Install PostgreSQL 15, its server headers and IPC::Run if any is missing.
