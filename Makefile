@@ -3,7 +3,9 @@
 MODULE_big = slot_failover
 OBJS = \
 	$(WIN32RES) \
+	marker.o \
 	primary.o \
+	slotsync.o \
 	worker.o
 
 EXTENSION = slot_failover

@@ -21,6 +21,7 @@
 
 #include "access/transam.h"
 #include "access/xlog.h"
+#include "funcapi.h"
 #include "replication/slot.h"
 #include "storage/lwlock.h"
 #include "utils/guc.h"
@@ -68,6 +69,37 @@ sf_slot_invalidated(ReplicationSlot *slot)
 {
 	return slot->data.restart_lsn == InvalidXLogRecPtr &&
 		slot->data.invalidated_at != InvalidXLogRecPtr;
+}
+
+/*
+ * Create a slot and make it ours.  (PG13: no two_phase; PG17+: failover
+ * and synced flags.)
+ */
+static inline void
+sf_slot_create(const char *name, bool db_specific,
+			   ReplicationSlotPersistency persistency, bool two_phase)
+{
+	ReplicationSlotCreate(name, db_specific, persistency, two_phase);
+}
+
+/*
+ * Acquire a slot, failing at once if another process has it.  (PG13: a
+ * SlotAcquireBehavior; PG18: error_if_invalid.)
+ */
+static inline void
+sf_slot_acquire(const char *name)
+{
+	ReplicationSlotAcquire(name, true);
+}
+
+/*
+ * Set up a set-returning function that materializes its result.  (PG13-14:
+ * by hand.)
+ */
+static inline void
+sf_init_materialized_srf(FunctionCallInfo fcinfo)
+{
+	InitMaterializedSRF(fcinfo, 0);
 }
 
 #endif							/* SLOT_FAILOVER_COMPAT_H */

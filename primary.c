@@ -7,15 +7,11 @@
  * A row of slot_failover.slots is an order to every standby to keep a copy
  * of one replication slot, pinning WAL and catalog rows for it.  The row
  * names one incarnation of the slot: mark() draws a random identity and
- * writes it both into the row and into a marker file inside the slot's own
- * directory, pg_replslot/<name>/slot_failover.id.  PostgreSQL removes that
- * directory with the slot, and never copies it into a base backup, so a
- * slot dropped and created again under the same name has no marker: the
+ * writes it both into the row and into the slot's marker file (marker.c).
+ * A slot dropped and created again under the same name has no marker: the
  * worker then deletes the row, and the new slot is not marked until
- * somebody marks it.  The marker is written while holding
- * ReplicationSlotAllocationLock in shared mode, which creation and removal
- * of slot directories take exclusively, so it cannot land in the directory
- * of a slot that is being dropped or created.
+ * somebody marks it.  unmark() removes the marker when it commits, since
+ * a slot with a marker belongs to slot_failover.
  *
  * The worker keeps in its own memory what each row says (marks, a hash
  * table keyed by slot name).  It reloads it from the table when mark() or
@@ -53,9 +49,6 @@
  */
 #include "postgres.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
@@ -65,9 +58,9 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/pg_list.h"
 #include "pgstat.h"
 #include "replication/slot.h"
-#include "storage/fd.h"
 #include "storage/lwlock.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -80,8 +73,6 @@
 
 #include "compat.h"
 #include "slot_failover.h"
-
-#define SF_MARKER_FILE		"slot_failover.id"
 
 /* A replication slot's state, as read from the slot array. */
 typedef struct SlotState
@@ -118,10 +109,6 @@ PG_FUNCTION_INFO_V1(slot_failover_unmark);
 static void sf_check_change_call(Name slot_name);
 static bool sf_read_slot(const char *name, SlotState *state);
 static void sf_copy_slot(ReplicationSlot *slot, SlotState *state);
-static void sf_marker_path(char *path, const char *slot_name);
-static int64 sf_read_marker(const char *slot_name);
-static void sf_write_marker(const char *slot_name, int64 identity);
-static bool sf_marker_exists(const char *slot_name);
 static Oid	sf_table_oid(void);
 static void sf_spi_begin_as_owner(Oid relid, Oid *save_userid, int *save_sec);
 static void sf_spi_end_as_owner(Oid save_userid, int save_sec);
@@ -130,12 +117,21 @@ static void sf_load_marks(uint64 generation);
 static void sf_observe_activity(void);
 static bool sf_differs(MarkedSlot *row, SlotState *now);
 static bool sf_worth_writing(MarkedSlot *row, SlotState *now);
+static bool sf_xmin_retreated(TransactionId recorded, TransactionId now);
 static int	sf_write_changes(MarkedSlot **updates, SlotState *states,
 							 int nupdates, MarkedSlot **deletes, int ndeletes);
 static Datum sf_array(Datum *values, bool *nulls, int n, Oid elmtype);
 
+/* A slot unmarked by this transaction, whose marker goes at commit. */
+typedef struct UnmarkedSlot
+{
+	NameData	name;
+	int64		identity;
+} UnmarkedSlot;
+
 /* did this transaction run mark() or unmark()? */
 static bool sf_marks_dirty = false;
+static List *sf_unmarked = NIL;	/* of UnmarkedSlot, in TopTransactionContext */
 static bool sf_xact_callback_registered = false;
 
 /* the worker's copy of the table; NULL until loaded */
@@ -210,7 +206,7 @@ slot_failover_mark(PG_FUNCTION_ARGS)
 				 errmsg("cannot mark temporary replication slot \"%s\" for failover",
 						NameStr(*slot_name)),
 				 errdetail("A temporary slot is dropped when its session ends; no standby could continue from it.")));
-	if (row_identity != 0 && sf_read_marker(NameStr(*slot_name)) == row_identity)
+	if (row_identity != 0 && sf_marker_read(NameStr(*slot_name), NULL) == row_identity)
 	{
 		LWLockRelease(ReplicationSlotAllocationLock);
 		sf_spi_end_as_owner(save_userid, save_sec);
@@ -228,7 +224,7 @@ slot_failover_mark(PG_FUNCTION_ARGS)
 		identity &= PG_INT64_MAX;
 	} while (identity == 0);
 	sf_marks_dirty = true;
-	sf_write_marker(NameStr(*slot_name), identity);
+	sf_marker_write(NameStr(*slot_name), identity, false);
 	LWLockRelease(ReplicationSlotAllocationLock);
 
 	if (state.logical)
@@ -311,15 +307,30 @@ slot_failover_unmark(PG_FUNCTION_ARGS)
 	sf_spi_begin_as_owner(relid, &save_userid, &save_sec);
 	values[0] = NameGetDatum(slot_name);
 	ret = SPI_execute_with_args("DELETE FROM slot_failover.slots"
-								" WHERE slot_name OPERATOR(pg_catalog.=) $1",
+								" WHERE slot_name OPERATOR(pg_catalog.=) $1"
+								" RETURNING slot_identity",
 								1, types, values, NULL, false, 0);
-	if (ret != SPI_OK_DELETE)
+	if (ret != SPI_OK_DELETE_RETURNING)
 		elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("replication slot \"%s\" is not marked for failover",
 						NameStr(*slot_name))));
+	else
+	{
+		UnmarkedSlot *unmarked;
+		bool		isnull;
+		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+
+		unmarked = palloc(sizeof(UnmarkedSlot));
+		unmarked->name = *slot_name;
+		unmarked->identity =
+			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
+		sf_unmarked = lappend(sf_unmarked, unmarked);
+		MemoryContextSwitchTo(oldcxt);
+	}
 	sf_marks_dirty = true;
 	sf_spi_end_as_owner(save_userid, save_sec);
 
@@ -371,11 +382,26 @@ sf_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			if (sf_unmarked != NIL)
+			{
+				ListCell   *lc;
+
+				LWLockAcquire(ReplicationSlotAllocationLock, LW_SHARED);
+				foreach(lc, sf_unmarked)
+				{
+					UnmarkedSlot *unmarked = lfirst(lc);
+
+					sf_marker_remove(NameStr(unmarked->name), unmarked->identity);
+				}
+				LWLockRelease(ReplicationSlotAllocationLock);
+			}
+			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			if (sf_marks_dirty)
 				sf_wake_worker();
 			sf_marks_dirty = false;
+			sf_unmarked = NIL;
 			break;
 		default:
 			break;
@@ -419,108 +445,6 @@ sf_copy_slot(ReplicationSlot *slot, SlotState *state)
 	state->catalog_xmin = slot->data.catalog_xmin;
 	state->invalidated = sf_slot_invalidated(slot);
 	SpinLockRelease(&slot->mutex);
-}
-
-/*
- * Path of the marker file of a slot.  path must hold MAXPGPATH bytes.
- */
-static void
-sf_marker_path(char *path, const char *slot_name)
-{
-	snprintf(path, MAXPGPATH, "pg_replslot/%s/%s", slot_name, SF_MARKER_FILE);
-}
-
-/*
- * Identity in the slot's marker file, or 0 if it has none.
- */
-static int64
-sf_read_marker(const char *slot_name)
-{
-	char		path[MAXPGPATH];
-	char		buf[32];
-	int			fd;
-	int			len;
-	int64		identity = 0;
-
-	sf_marker_path(path, slot_name);
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
-	if (fd < 0)
-	{
-		if (errno != ENOENT)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not open file \"%s\": %m", path)));
-		return 0;
-	}
-	len = read(fd, buf, sizeof(buf) - 1);
-	if (len < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read file \"%s\": %m", path)));
-	CloseTransientFile(fd);
-
-	buf[len] = '\0';
-	identity = strtoi64(buf, NULL, 10);
-	return identity;
-}
-
-/*
- * Durably write the slot's marker file: a temporary file, fsync, rename.
- * Caller holds ReplicationSlotAllocationLock.
- */
-static void
-sf_write_marker(const char *slot_name, int64 identity)
-{
-	char		path[MAXPGPATH];
-	char		tmppath[MAXPGPATH];
-	char		buf[32];
-	int			fd;
-	int			len;
-
-	sf_marker_path(path, slot_name);
-	snprintf(tmppath, MAXPGPATH, "%s.tmp", path);
-	len = snprintf(buf, sizeof(buf), INT64_FORMAT "\n", identity);
-
-	fd = OpenTransientFile(tmppath, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not create file \"%s\": %m", tmppath)));
-	errno = 0;
-	if (write(fd, buf, len) != len)
-	{
-		if (errno == 0)
-			errno = ENOSPC;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not write file \"%s\": %m", tmppath)));
-	}
-	if (CloseTransientFile(fd) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not close file \"%s\": %m", tmppath)));
-
-	/* fsyncs the file, renames it, and fsyncs the directory */
-	(void) durable_rename(tmppath, path, ERROR);
-}
-
-/*
- * Does the slot's directory still hold a marker?
- */
-static bool
-sf_marker_exists(const char *slot_name)
-{
-	char		path[MAXPGPATH];
-	struct stat st;
-
-	sf_marker_path(path, slot_name);
-	if (stat(path, &st) == 0)
-		return true;
-	if (errno != ENOENT)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat file \"%s\": %m", path)));
-	return false;
 }
 
 /*
@@ -638,6 +562,7 @@ sf_load_marks(uint64 generation)
 			MarkedSlot *row;
 			Datum		d;
 			bool		isnull;
+			bool		waiting;
 
 			d = SPI_getbinval(tup, desc, 1, &isnull);
 			row = hash_search(marks, NameStr(*DatumGetName(d)), HASH_ENTER, NULL);
@@ -652,7 +577,8 @@ sf_load_marks(uint64 generation)
 			row->xmin = isnull ? InvalidTransactionId : DatumGetTransactionId(d);
 			row->invalidated = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
 			row->marker_matches =
-				sf_read_marker(NameStr(row->name)) == row->identity;
+				sf_marker_read(NameStr(row->name), &waiting) == row->identity &&
+				!waiting;
 		}
 		SPI_finish();
 		PopActiveSnapshot();
@@ -710,8 +636,26 @@ sf_worth_writing(MarkedSlot *row, SlotState *now)
 	if (Min(now->restart_lsn, frontier) != Min(row->restart_lsn, frontier) ||
 		Min(now->confirmed_flush, frontier) != Min(row->confirmed_flush, frontier))
 		return true;
+	if (sf_xmin_retreated(row->catalog_xmin, now->catalog_xmin))
+		return true;
 	return foreign_since_write &&
 		(now->xmin != row->xmin || now->catalog_xmin != row->catalog_xmin);
+}
+
+/*
+ * Did a catalog_xmin appear, vanish or move backwards?  That is never an
+ * echo of our own writes, and a standby waits for it: slotsync.c checks
+ * the catalog_xmin its own physical slot holds on the primary.  (A
+ * physical slot's xmin is left to the general rule: hot_standby_feedback
+ * moves it back and forth with the standby's queries, ours included.)
+ */
+static bool
+sf_xmin_retreated(TransactionId recorded, TransactionId now)
+{
+	if (recorded == now)
+		return false;
+	return !TransactionIdIsValid(recorded) || !TransactionIdIsValid(now) ||
+		TransactionIdPrecedes(now, recorded);
 }
 
 /*

@@ -81,8 +81,21 @@ REVOKE ALL ON FUNCTION slot_failover.unmark(name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION slot_failover.sync() FROM PUBLIC;
 REVOKE ALL ON FUNCTION slot_failover.worker_status() FROM PUBLIC;
 
+CREATE FUNCTION slot_failover.copy_status(
+	OUT slot_name name,
+	OUT state text,
+	OUT reason text,
+	OUT changed_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'slot_failover_copy_status'
+LANGUAGE C VOLATILE STRICT;
+
+REVOKE ALL ON FUNCTION slot_failover.copy_status() FROM PUBLIC;
+
 -- One row per marked slot: what the table records next to the live slot
--- of this node, in the style of pg_stat_replication.
+-- of this node, in the style of pg_stat_replication.  On a primary the
+-- live slot is the marked slot, ahead of the table; on a standby it is the
+-- copy, behind the table, and state says whether it is ready.
 CREATE VIEW slot_failover.status AS
 SELECT
 	s.slot_name,
@@ -91,6 +104,9 @@ SELECT
 	s.plugin,
 	CASE WHEN pg_catalog.pg_is_in_recovery() THEN 'standby' ELSE 'primary' END
 		AS node_role,
+	c.state,
+	c.reason,
+	c.changed_at AS state_changed_at,
 	r.restart_lsn,
 	r.confirmed_flush_lsn,
 	r.catalog_xmin,
@@ -100,12 +116,20 @@ SELECT
 	s.catalog_xmin AS written_catalog_xmin,
 	s.slot_xmin AS written_xmin,
 	s.updated_at AS written_at,
-	pg_catalog.pg_wal_lsn_diff(
-		COALESCE(r.confirmed_flush_lsn, r.restart_lsn),
-		COALESCE(s.confirmed_flush_lsn, s.restart_lsn))::bigint AS lag_bytes
+	CASE WHEN pg_catalog.pg_is_in_recovery() THEN
+		pg_catalog.pg_wal_lsn_diff(
+			COALESCE(s.confirmed_flush_lsn, s.restart_lsn),
+			COALESCE(r.confirmed_flush_lsn, r.restart_lsn))
+	ELSE
+		pg_catalog.pg_wal_lsn_diff(
+			COALESCE(r.confirmed_flush_lsn, r.restart_lsn),
+			COALESCE(s.confirmed_flush_lsn, s.restart_lsn))
+	END::bigint AS lag_bytes
 FROM slot_failover.slots AS s
 	LEFT JOIN pg_catalog.pg_replication_slots AS r
-		ON r.slot_name = s.slot_name AND NOT r.temporary;
+		ON r.slot_name = s.slot_name AND NOT r.temporary
+	LEFT JOIN slot_failover.copy_status() AS c
+		ON c.slot_name = s.slot_name;
 
 -- The worker, in one row.
 CREATE VIEW slot_failover.worker AS
@@ -114,5 +138,6 @@ SELECT * FROM slot_failover.worker_status();
 REVOKE ALL ON slot_failover.status FROM PUBLIC;
 REVOKE ALL ON slot_failover.worker FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION slot_failover.worker_status() TO pg_monitor;
+GRANT EXECUTE ON FUNCTION slot_failover.copy_status() TO pg_monitor;
 GRANT SELECT ON slot_failover.status TO pg_monitor;
 GRANT SELECT ON slot_failover.worker TO pg_monitor;

@@ -5,8 +5,8 @@
  *
  * worker.c owns the GUCs, the shared state and the worker's loop;
  * primary.c owns the table slot_failover.slots while the node is a
- * primary, and the marker files that tie a row to one incarnation of a
- * slot.
+ * primary; slotsync.c the copies of the marked slots on a standby;
+ * marker.c the files that tie a row to one incarnation of a slot.
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -19,6 +19,7 @@
 #define SLOT_FAILOVER_H
 
 #include "access/xlogdefs.h"
+#include "storage/lwlock.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/spin.h"
@@ -27,12 +28,33 @@
 #define SF_SCHEMA			"slot_failover"
 #define SF_TABLE			"slots"
 #define SF_ERROR_LEN		256
+#define SF_REASON_LEN		192
+
+/* state of a copy on a standby; order matches copy_status()'s names */
+typedef enum SlotFailoverCopyState
+{
+	SF_COPY_READY,
+	SF_COPY_WAITING,
+	SF_COPY_CONFLICT,
+	SF_COPY_ERROR
+} SlotFailoverCopyState;
+
+/* what the standby's worker found for one row, for the status view */
+typedef struct SlotFailoverCopyStatus
+{
+	NameData	name;
+	SlotFailoverCopyState state;
+	char		reason[SF_REASON_LEN];
+	TimestampTz changed_at;
+} SlotFailoverCopyStatus;
 
 /*
  * State shared between the worker and the backends that call the SQL
  * functions.  One instance, in the main shared memory segment.
  *
- * mutex protects every field but sync_cv, which has its own lock.
+ * mutex protects every field up to sync_cv, which has its own lock;
+ * copies_lock (the slot_failover LWLock tranche) protects ncopies and
+ * copies.  max_copies and copies_lock are set once, at startup.
  */
 typedef struct SlotFailoverShared
 {
@@ -69,6 +91,12 @@ typedef struct SlotFailoverShared
 	bool		sync_failed;
 	XLogRecPtr	sync_lsn;		/* WAL position the last full cycle reached */
 	ConditionVariable sync_cv;
+
+	/* on a standby: the state of each row's copy, from the last cycle */
+	LWLock	   *copies_lock;
+	int			max_copies;
+	int			ncopies;
+	SlotFailoverCopyStatus copies[FLEXIBLE_ARRAY_MEMBER];
 } SlotFailoverShared;
 
 /* worker.c */
@@ -79,8 +107,19 @@ extern PGDLLIMPORT int sf_naptime;
 extern void sf_check_function_call(bool needs_worker_database);
 extern void sf_wake_worker(void);
 
+/* marker.c */
+extern int64 sf_marker_read(const char *slot_name, bool *waiting);
+extern void sf_marker_write(const char *slot_name, int64 identity, bool waiting);
+extern bool sf_marker_exists(const char *slot_name);
+extern void sf_marker_remove(const char *slot_name, int64 identity);
+
 /* primary.c */
 extern int	sf_primary_cycle(bool exact);
 extern void sf_primary_forget(void);
+
+/* slotsync.c */
+extern void sf_standby_cycle(bool force);
+extern void sf_standby_forget(void);
+extern void sf_standby_finish(void);
 
 #endif							/* SLOT_FAILOVER_H */

@@ -61,6 +61,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/slot.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
@@ -95,6 +96,7 @@ PG_FUNCTION_INFO_V1(slot_failover_worker_status);
 
 void		_PG_init(void);
 
+static Size sf_shmem_size(void);
 static void sf_shmem_request(void);
 static void sf_shmem_startup(void);
 static bool sf_check_database(char **newval, void **extra, GucSource source);
@@ -104,6 +106,13 @@ static bool sf_database_exists(void);
 static void sf_wait(long timeout_ms);
 static void sf_worker_detach(int code, Datum arg);
 static bool sf_run_cycle(MemoryContext cycle_context);
+
+/* a configuration reload happened since the last cycle */
+static bool sf_reloaded = false;
+
+/* the role of the worker's last cycle; a primary until one has run */
+static bool sf_was_in_recovery = false;
+static bool sf_first_cycle = true;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -180,7 +189,19 @@ sf_check_database(char **newval, void **extra, GucSource source)
 }
 
 /*
- * Ask for our share of shared memory.
+ * Size of the shared state: room for the state of twice as many copies as
+ * there can be slots, since rows that cannot get a slot have a state too.
+ */
+static Size
+sf_shmem_size(void)
+{
+	return add_size(offsetof(SlotFailoverShared, copies),
+					mul_size(sizeof(SlotFailoverCopyStatus),
+							 2 * max_replication_slots));
+}
+
+/*
+ * Ask for our share of shared memory, and our LWLock.
  */
 static void
 sf_shmem_request(void)
@@ -188,7 +209,8 @@ sf_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 
-	RequestAddinShmemSpace(MAXALIGN(sizeof(SlotFailoverShared)));
+	RequestAddinShmemSpace(sf_shmem_size());
+	RequestNamedLWLockTranche("slot_failover", 1);
 }
 
 /*
@@ -203,13 +225,14 @@ sf_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	sf_shared = ShmemInitStruct("slot_failover", sizeof(SlotFailoverShared),
-								&found);
+	sf_shared = ShmemInitStruct("slot_failover", sf_shmem_size(), &found);
 	if (!found)
 	{
-		memset(sf_shared, 0, sizeof(SlotFailoverShared));
+		memset(sf_shared, 0, sf_shmem_size());
 		SpinLockInit(&sf_shared->mutex);
 		ConditionVariableInit(&sf_shared->sync_cv);
+		sf_shared->copies_lock = &(GetNamedLWLockTranche("slot_failover"))->lock;
+		sf_shared->max_copies = 2 * max_replication_slots;
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -364,6 +387,7 @@ sf_wait(long timeout_ms)
 	{
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
+		sf_reloaded = true;
 	}
 }
 
@@ -466,8 +490,20 @@ sf_run_cycle(MemoryContext cycle_context)
 
 	PG_TRY();
 	{
-		if (!in_recovery)
+		/* recovery ended: copies that were not ready go */
+		if (!in_recovery && (sf_was_in_recovery || sf_first_cycle))
+		{
+			sf_standby_finish();
+			sf_primary_forget();
+		}
+		sf_was_in_recovery = in_recovery;
+		sf_first_cycle = false;
+
+		if (in_recovery)
+			sf_standby_cycle(exact || sf_reloaded);
+		else
 			rows = sf_primary_cycle(exact);
+		sf_reloaded = false;
 	}
 	PG_CATCH();
 	{
@@ -478,9 +514,12 @@ sf_run_cycle(MemoryContext cycle_context)
 		edata = CopyErrorData();
 		EmitErrorReport();
 		FlushErrorState();
+		if (MyReplicationSlot != NULL)
+			ReplicationSlotRelease();
 		AbortOutOfAnyTransaction();
 		LWLockReleaseAll();
 		sf_primary_forget();
+		sf_standby_forget();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		RESUME_INTERRUPTS();
 

@@ -1,0 +1,785 @@
+/*-------------------------------------------------------------------------
+ *
+ * slotsync.c
+ *		The standby's side: turn the replayed rows of slot_failover.slots
+ *		into local copies of the primary's slots.
+ *
+ * On a hot standby the worker reads the table whenever replay has moved,
+ * and for each row keeps a local slot of the same name (a copy) that holds
+ * the WAL, and for a logical slot the catalog rows, that a client will need
+ * once this standby is promoted.  The rules are those of PostgreSQL 17's
+ * slot synchronization (see pg17_slotsync.md, section 2), adapted to a
+ * standby of 15, where logical decoding cannot run:
+ *
+ *	- A new copy first reserves what is safe on this standby: WAL from the
+ *	  last restartpoint's redo pointer (ReplicationSlotReserveWal), and for a
+ *	  logical copy the oldest catalog xmin still safe here
+ *	  (GetOldestSafeDecodingTransactionId).  It is persisted at once, with a
+ *	  marker saying "waiting" (marker.c), so that a restart keeps the
+ *	  reservation.
+ *	- A waiting copy becomes ready only once the row's restart_lsn and
+ *	  catalog_xmin are at or past that reservation, since only then is all
+ *	  the row needs held here.  For a logical copy, hot_standby_feedback and
+ *	  primary_slot_name must also carry the reservation to the primary, and
+ *	  if the primary's table has a row for primary_slot_name, that row must
+ *	  show the primary holding it.  The copy then takes the row's positions,
+ *	  and its marker loses the word "waiting".
+ *	- A ready copy only moves forward.
+ *	- A copy whose row is gone, or names another identity, is dropped (and
+ *	  created again for the new identity).
+ *	- A local slot without a marker is not ours: a row of the same name is a
+ *	  conflict, reported and left alone.  The standby's own upstream slot
+ *	  (primary_slot_name) is never copied: after promotion it would pin WAL
+ *	  for a standby that no longer exists.
+ *
+ * Every row is handled in its own subtransaction, so that an error in one
+ * leaves the others alone (pg_failover_slots #49).  Copies are never left
+ * acquired between cycles: replay of DROP DATABASE fails if a slot of that
+ * database is active, so a copy is acquired only while the database's
+ * pg_database entry is locked (as PostgreSQL 17 does), and the startup
+ * process waits for that lock before it drops the database's slots.
+ *
+ * When recovery ends, sf_standby_finish() drops the copies that never
+ * became ready; the ready ones are ordinary persistent slots with a marker
+ * matching their row, which the primary's role (primary.c) adopts.
+ *
+ * What a cycle found is published in SlotFailoverShared.copies, under the
+ * slot_failover LWLock, for the status view.
+ *
+ * Crash safety: a copy is created RS_EPHEMERAL, given its reservation and
+ * its marker, then persisted; a crash before that leaves nothing, since
+ * PostgreSQL does not restore ephemeral slots.  Positions are saved to disk
+ * (ReplicationSlotSave) before the in-memory horizons that other processes
+ * see are moved, as PostgreSQL's own slots do.
+ *
+ * Copyright (c) 2026, slot_failover developers
+ *
+ * IDENTIFICATION
+ *	  slotsync.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "access/xlogrecovery.h"
+#include "catalog/pg_database.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "replication/slot.h"
+#include "replication/walreceiver.h"
+#include "storage/lmgr.h"
+#include "storage/lwlock.h"
+#include "storage/procarray.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "compat.h"
+#include "slot_failover.h"
+
+/* One row of slot_failover.slots, as the standby reads it. */
+typedef struct Row
+{
+	NameData	name;
+	int64		identity;
+	bool		logical;
+	Oid			datoid;
+	NameData	plugin;
+	bool		two_phase;
+	XLogRecPtr	restart_lsn;
+	XLogRecPtr	confirmed_flush;
+	TransactionId catalog_xmin;
+	bool		invalidated;
+} Row;
+
+/* What the worker remembers about each row between cycles. */
+typedef struct CopyEntry
+{
+	NameData	name;			/* hash key */
+	SlotFailoverCopyState state;
+	char		reason[SF_REASON_LEN];
+	TimestampTz changed_at;		/* when state or reason last changed */
+	bool		seen;			/* has a row this cycle */
+} CopyEntry;
+
+/* A local slot, as far as we need it. */
+typedef struct LocalSlot
+{
+	bool		exists;
+	bool		owned;			/* has a marker: ours */
+	int64		identity;		/* from the marker */
+	bool		waiting;		/* from the marker */
+	XLogRecPtr	restart_lsn;
+	TransactionId catalog_xmin;
+} LocalSlot;
+
+PG_FUNCTION_INFO_V1(slot_failover_copy_status);
+
+static Row *sf_read_rows(int *nrows);
+static bool sf_find_local(const char *name, LocalSlot *local);
+static void sf_sync_row(Row *row, Row *upstream, CopyEntry *entry);
+static void sf_sync_row_guarded(Row *row, Row *upstream, CopyEntry *entry);
+static const char *sf_logical_blocker(void);
+static void sf_create_copy(Row *row);
+static void sf_advance_copy(Row *row, bool make_ready);
+static void sf_drop_copy(const char *name);
+static void sf_set_state(CopyEntry *entry, SlotFailoverCopyState state,
+						 const char *fmt,...) pg_attribute_printf(3, 4);
+static void sf_drop_orphans(Row *rows, int nrows);
+static void sf_publish(void);
+
+/* per-row state, in TopMemoryContext */
+static HTAB *entries = NULL;
+
+/* replay position of the last cycle that did any work */
+static XLogRecPtr last_replay = InvalidXLogRecPtr;
+
+/* said once until the settings change */
+static const char *warned_blocker = NULL;
+
+/*
+ * One cycle of the standby's role.  Does nothing unless replay moved since
+ * the last cycle, or force is set (sync(), a reload, an error).
+ */
+void
+sf_standby_cycle(bool force)
+{
+	XLogRecPtr	replay = GetXLogReplayRecPtr(NULL);
+	Row		   *rows;
+	Row		   *upstream = NULL;
+	int			nrows;
+	HASH_SEQ_STATUS seq;
+	CopyEntry  *entry;
+
+	if (!force && replay == last_replay && entries != NULL)
+		return;
+
+	if (entries == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = NAMEDATALEN;
+		ctl.entrysize = sizeof(CopyEntry);
+		ctl.hcxt = TopMemoryContext;
+		entries = hash_create("slot_failover copies", 64, &ctl,
+							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rows = sf_read_rows(&nrows);
+	PopActiveSnapshot();
+
+	for (int i = 0; i < nrows; i++)
+		if (PrimarySlotName && strcmp(NameStr(rows[i].name), PrimarySlotName) == 0)
+			upstream = &rows[i];
+
+	hash_seq_init(&seq, entries);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		entry->seen = false;
+
+	for (int i = 0; i < nrows; i++)
+	{
+		bool		found;
+
+		entry = hash_search(entries, NameStr(rows[i].name), HASH_ENTER, &found);
+		if (!found)
+		{
+			entry->state = SF_COPY_WAITING;
+			entry->reason[0] = '\0';
+			entry->changed_at = GetCurrentTimestamp();
+		}
+		entry->seen = true;
+		sf_sync_row_guarded(&rows[i], upstream, entry);
+	}
+
+	sf_drop_orphans(rows, nrows);
+	CommitTransactionCommand();
+
+	/* forget rows that are gone */
+	hash_seq_init(&seq, entries);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		if (!entry->seen)
+			hash_search(entries, NameStr(entry->name), HASH_REMOVE, NULL);
+
+	sf_publish();
+	last_replay = replay;
+}
+
+/*
+ * Forget what the last cycles found, so that the next one looks again.
+ */
+void
+sf_standby_forget(void)
+{
+	if (entries != NULL)
+		hash_destroy(entries);
+	entries = NULL;
+	last_replay = InvalidXLogRecPtr;
+}
+
+/*
+ * Read the table, in the caller's transaction.  Returns a palloc'd array in
+ * the current memory context; none if the extension is not installed.
+ */
+static Row *
+sf_read_rows(int *nrows)
+{
+	Row		   *rows;
+	int			ret;
+
+	*nrows = 0;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ret = SPI_execute("SELECT n.nspname FROM pg_catalog.pg_namespace n"
+					  " JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
+					  " WHERE n.nspname OPERATOR(pg_catalog.=) 'slot_failover'"
+					  " AND c.relname OPERATOR(pg_catalog.=) 'slots'", true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute returned %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return NULL;
+	}
+
+	ret = SPI_execute("SELECT slot_name, slot_identity, slot_type = 'logical',"
+					  " datoid, plugin, two_phase, restart_lsn, confirmed_flush_lsn,"
+					  " catalog_xmin, invalidated"
+					  " FROM slot_failover.slots ORDER BY slot_name", true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute returned %s", SPI_result_code_string(ret));
+
+	/* in the caller's context: the rows outlive SPI_finish() */
+	rows = SPI_palloc(sizeof(Row) * Max(SPI_processed, 1));
+	memset(rows, 0, sizeof(Row) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		Row		   *row = &rows[i];
+		Datum		d;
+		bool		isnull;
+
+		row->name = *DatumGetName(SPI_getbinval(tup, desc, 1, &isnull));
+		row->identity = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		row->logical = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		d = SPI_getbinval(tup, desc, 4, &isnull);
+		row->datoid = isnull ? InvalidOid : DatumGetObjectId(d);
+		d = SPI_getbinval(tup, desc, 5, &isnull);
+		if (!isnull)
+			row->plugin = *DatumGetName(d);
+		row->two_phase = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		d = SPI_getbinval(tup, desc, 7, &isnull);
+		row->restart_lsn = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
+		d = SPI_getbinval(tup, desc, 8, &isnull);
+		row->confirmed_flush = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
+		d = SPI_getbinval(tup, desc, 9, &isnull);
+		row->catalog_xmin = isnull ? InvalidTransactionId : DatumGetTransactionId(d);
+		row->invalidated = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+	}
+	*nrows = (int) SPI_processed;
+	SPI_finish();
+	return rows;
+}
+
+/*
+ * Look up a local persistent or ephemeral slot by name, with its marker.
+ */
+static bool
+sf_find_local(const char *name, LocalSlot *local)
+{
+	ReplicationSlot *slot;
+
+	memset(local, 0, sizeof(LocalSlot));
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(name, false);
+	if (slot != NULL)
+	{
+		SpinLockAcquire(&slot->mutex);
+		local->exists = true;
+		local->restart_lsn = slot->data.restart_lsn;
+		local->catalog_xmin = slot->data.catalog_xmin;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	if (local->exists)
+	{
+		local->identity = sf_marker_read(name, &local->waiting);
+		local->owned = local->identity != 0;
+	}
+	return local->exists;
+}
+
+/*
+ * sf_sync_row in a subtransaction: an error is recorded as the row's state
+ * and does not stop the cycle.
+ */
+static void
+sf_sync_row_guarded(Row *row, Row *upstream, CopyEntry *entry)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		sf_sync_row(row, upstream, entry);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (MyReplicationSlot != NULL)
+			ReplicationSlotRelease();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		if (entry->state != SF_COPY_ERROR ||
+			strcmp(entry->reason, edata->message) != 0)
+			ereport(WARNING,
+					(errmsg("could not synchronize replication slot \"%s\": %s",
+							NameStr(row->name), edata->message)));
+		sf_set_state(entry, SF_COPY_ERROR, "%s", edata->message);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Bring the local copy of one row in line with it.
+ */
+static void
+sf_sync_row(Row *row, Row *upstream, CopyEntry *entry)
+{
+	LocalSlot	local;
+	const char *blocker;
+
+	sf_find_local(NameStr(row->name), &local);
+
+	if (local.exists && !local.owned)
+	{
+		if (entry->state != SF_COPY_CONFLICT)
+			ereport(WARNING,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("replication slot \"%s\" exists on this standby and was not created by slot_failover",
+							NameStr(row->name)),
+					 errdetail("The primary's slot of that name is not copied while it exists."),
+					 errhint("Drop or rename the local slot if this standby should keep a copy.")));
+		sf_set_state(entry, SF_COPY_CONFLICT,
+					 "a slot of this name exists on this standby and was not created by slot_failover");
+		return;
+	}
+
+	/* a slot dropped and created again on the primary is a new slot */
+	if (local.exists && local.identity != row->identity)
+	{
+		sf_drop_copy(NameStr(row->name));
+		local.exists = false;
+	}
+
+	if (PrimarySlotName && strcmp(NameStr(row->name), PrimarySlotName) == 0)
+	{
+		if (local.exists)
+			sf_drop_copy(NameStr(row->name));
+		sf_set_state(entry, SF_COPY_WAITING,
+					 "this is the slot this standby streams from (primary_slot_name); it is not copied");
+		return;
+	}
+
+	if (row->invalidated || XLogRecPtrIsInvalid(row->restart_lsn))
+	{
+		if (local.exists)
+			sf_drop_copy(NameStr(row->name));
+		sf_set_state(entry, SF_COPY_ERROR,
+					 row->invalidated ? "the slot is invalidated on the primary" :
+					 "the slot reserves no WAL on the primary");
+		return;
+	}
+
+	if (row->logical)
+	{
+		blocker = sf_logical_blocker();
+		if (blocker != NULL)
+		{
+			if (warned_blocker != blocker)
+				ereport(WARNING,
+						(errmsg("logical replication slots cannot be made ready on this standby: %s",
+								blocker)));
+			warned_blocker = blocker;
+			sf_set_state(entry, SF_COPY_WAITING, "%s", blocker);
+			return;
+		}
+		warned_blocker = NULL;
+
+		/* serialize with replay of DROP DATABASE, which drops its slots */
+		LockSharedObject(DatabaseRelationId, row->datoid, 0, AccessShareLock);
+		if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(row->datoid)))
+		{
+			if (local.exists)
+				sf_drop_copy(NameStr(row->name));
+			sf_set_state(entry, SF_COPY_ERROR,
+						 "database %u of the slot does not exist on this standby",
+						 row->datoid);
+			return;
+		}
+	}
+
+	if (!local.exists)
+	{
+		sf_create_copy(row);
+		sf_find_local(NameStr(row->name), &local);
+	}
+
+	if (local.waiting)
+	{
+		if (row->restart_lsn < local.restart_lsn ||
+			(row->logical &&
+			 (!TransactionIdIsValid(row->catalog_xmin) ||
+			  TransactionIdPrecedes(row->catalog_xmin, local.catalog_xmin))))
+		{
+			if (row->logical)
+				sf_set_state(entry, SF_COPY_WAITING,
+							 "waiting for the primary's slot to reach this standby's reservation (restart_lsn %X/%X, catalog_xmin %u); its consumer must advance it",
+							 LSN_FORMAT_ARGS(local.restart_lsn), local.catalog_xmin);
+			else
+				sf_set_state(entry, SF_COPY_WAITING,
+							 "waiting for the primary's slot to reach this standby's reservation (restart_lsn %X/%X)",
+							 LSN_FORMAT_ARGS(local.restart_lsn));
+			return;
+		}
+		if (row->logical && upstream != NULL &&
+			(!TransactionIdIsValid(upstream->catalog_xmin) ||
+			 TransactionIdPrecedes(local.catalog_xmin, upstream->catalog_xmin)))
+		{
+			sf_set_state(entry, SF_COPY_WAITING,
+						 "waiting for the primary to hold catalog_xmin %u for this standby (slot \"%s\" shows %u)",
+						 local.catalog_xmin, PrimarySlotName,
+						 upstream->catalog_xmin);
+			return;
+		}
+		sf_advance_copy(row, true);
+		ereport(LOG,
+				(errmsg("copy of replication slot \"%s\" is ready for failover",
+						NameStr(row->name))));
+	}
+	else
+		sf_advance_copy(row, false);
+
+	sf_set_state(entry, SF_COPY_READY, "%s", "");
+}
+
+/*
+ * Why logical copies cannot become ready on this standby, or NULL.
+ */
+static const char *
+sf_logical_blocker(void)
+{
+	if (wal_level < WAL_LEVEL_LOGICAL)
+		return "\"wal_level\" is not \"logical\" on this standby";
+	if (!hot_standby_feedback)
+		return "\"hot_standby_feedback\" is off, so the primary may remove catalog rows the copy needs";
+	if (PrimarySlotName == NULL || PrimarySlotName[0] == '\0')
+		return "\"primary_slot_name\" is not set, so the primary does not keep this standby's catalog_xmin";
+	if (!WalRcvStreaming())
+		return "this standby does not stream from a primary, so it cannot hold catalog rows there";
+	return NULL;
+}
+
+/*
+ * Create a waiting copy of the row's slot, holding what is safe here.
+ */
+static void
+sf_create_copy(Row *row)
+{
+	ReplicationSlot *slot;
+
+	sf_slot_create(NameStr(row->name), row->logical, RS_EPHEMERAL,
+				   row->two_phase);
+	slot = MyReplicationSlot;
+
+	if (row->logical)
+	{
+		SpinLockAcquire(&slot->mutex);
+		slot->data.database = row->datoid;
+		slot->data.plugin = row->plugin;
+		SpinLockRelease(&slot->mutex);
+	}
+
+	ReplicationSlotReserveWal();
+
+	if (row->logical)
+	{
+		TransactionId xmin;
+
+		/*
+		 * Only replay removes catalog rows on a standby, and only what the
+		 * primary removed; publishing the horizon after releasing
+		 * ProcArrayLock leaves no window here.
+		 */
+		LWLockAcquire(ProcArrayLock, LW_SHARED);
+		xmin = GetOldestSafeDecodingTransactionId(true);
+		LWLockRelease(ProcArrayLock);
+
+		SpinLockAcquire(&slot->mutex);
+		slot->effective_catalog_xmin = xmin;
+		slot->data.catalog_xmin = xmin;
+		SpinLockRelease(&slot->mutex);
+		ReplicationSlotsComputeRequiredXmin(false);
+	}
+
+	sf_marker_write(NameStr(row->name), row->identity, true);
+	ReplicationSlotPersist();
+	ReplicationSlotRelease();
+
+	ereport(LOG,
+			(errmsg("created copy of replication slot \"%s\", waiting for it to become ready",
+					NameStr(row->name))));
+}
+
+/*
+ * Move a copy forward to the row's positions, never backwards.  With
+ * make_ready, the copy's marker then says it is ready.
+ */
+static void
+sf_advance_copy(Row *row, bool make_ready)
+{
+	ReplicationSlot *slot;
+	bool		changed = false;
+
+	sf_slot_acquire(NameStr(row->name));
+	slot = MyReplicationSlot;
+
+	SpinLockAcquire(&slot->mutex);
+	if (row->restart_lsn > slot->data.restart_lsn)
+	{
+		slot->data.restart_lsn = row->restart_lsn;
+		changed = true;
+	}
+	if (row->logical)
+	{
+		if (row->confirmed_flush > slot->data.confirmed_flush)
+		{
+			slot->data.confirmed_flush = row->confirmed_flush;
+			changed = true;
+		}
+		if (TransactionIdPrecedes(slot->data.catalog_xmin, row->catalog_xmin))
+		{
+			slot->data.catalog_xmin = row->catalog_xmin;
+			changed = true;
+		}
+	}
+	SpinLockRelease(&slot->mutex);
+
+	if (changed)
+	{
+		/* on disk before anybody may remove what the old values held */
+		ReplicationSlotMarkDirty();
+		ReplicationSlotSave();
+
+		SpinLockAcquire(&slot->mutex);
+		slot->effective_catalog_xmin = slot->data.catalog_xmin;
+		SpinLockRelease(&slot->mutex);
+		ReplicationSlotsComputeRequiredXmin(false);
+		ReplicationSlotsComputeRequiredLSN();
+	}
+
+	if (make_ready)
+		sf_marker_write(NameStr(row->name), row->identity, false);
+
+	ReplicationSlotRelease();
+}
+
+/*
+ * Drop one of our copies.
+ */
+static void
+sf_drop_copy(const char *name)
+{
+	ReplicationSlotDrop(name, true);
+	ereport(LOG,
+			(errmsg("dropped copy of replication slot \"%s\"", name)));
+}
+
+/*
+ * Drop our copies that no row asks for any more.  A slot without a marker
+ * is never touched.
+ */
+static void
+sf_drop_orphans(Row *rows, int nrows)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < max_replication_slots; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+		bool		has_row = false;
+
+		if (!slot->in_use || slot->data.persistency != RS_PERSISTENT)
+			continue;
+		for (int r = 0; r < nrows && !has_row; r++)
+			has_row = strcmp(NameStr(rows[r].name), NameStr(slot->data.name)) == 0;
+		if (!has_row)
+			names = lappend(names, pstrdup(NameStr(slot->data.name)));
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+
+		if (sf_marker_exists(name))
+			sf_drop_copy(name);
+	}
+}
+
+/*
+ * Record the state of a row's copy, and when it changed.
+ */
+static void
+sf_set_state(CopyEntry *entry, SlotFailoverCopyState state, const char *fmt,...)
+{
+	char		reason[SF_REASON_LEN];
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, args);
+	va_end(args);
+
+	if (entry->state != state || strcmp(entry->reason, reason) != 0)
+	{
+		entry->state = state;
+		strlcpy(entry->reason, reason, SF_REASON_LEN);
+		entry->changed_at = GetCurrentTimestamp();
+	}
+}
+
+/*
+ * Copy the rows' states to shared memory, for slot_failover.copy_status().
+ */
+static void
+sf_publish(void)
+{
+	HASH_SEQ_STATUS seq;
+	CopyEntry  *entry;
+	int			n = 0;
+
+	LWLockAcquire(sf_shared->copies_lock, LW_EXCLUSIVE);
+	hash_seq_init(&seq, entries);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+	{
+		SlotFailoverCopyStatus *status;
+
+		if (n >= sf_shared->max_copies)
+		{
+			hash_seq_term(&seq);
+			break;
+		}
+		status = &sf_shared->copies[n++];
+		status->name = entry->name;
+		status->state = entry->state;
+		strlcpy(status->reason, entry->reason, SF_REASON_LEN);
+		status->changed_at = entry->changed_at;
+	}
+	sf_shared->ncopies = n;
+	LWLockRelease(sf_shared->copies_lock);
+}
+
+/*
+ * Recovery has ended: drop the copies that never became ready, and forget
+ * the standby's state.  Ready copies stay, as ordinary slots.
+ */
+void
+sf_standby_finish(void)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+	StringInfoData dropped;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < max_replication_slots; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+
+		if (slot->in_use && slot->data.persistency == RS_PERSISTENT)
+			names = lappend(names, pstrdup(NameStr(slot->data.name)));
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	initStringInfo(&dropped);
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+		bool		waiting;
+
+		if (sf_marker_read(name, &waiting) == 0 || !waiting)
+			continue;
+		ReplicationSlotDrop(name, true);
+		appendStringInfo(&dropped, "%s\"%s\"", dropped.len > 0 ? ", " : "", name);
+	}
+	if (dropped.len > 0)
+		ereport(LOG,
+				(errmsg("dropped copies of replication slots that were not ready when recovery ended: %s",
+						dropped.data)));
+
+	sf_standby_forget();
+	LWLockAcquire(sf_shared->copies_lock, LW_EXCLUSIVE);
+	sf_shared->ncopies = 0;
+	LWLockRelease(sf_shared->copies_lock);
+}
+
+/*
+ * slot_failover.copy_status(): the state of each row's copy on this
+ * standby, for the view slot_failover.status.
+ */
+Datum
+slot_failover_copy_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	static const char *const names[] = {"ready", "waiting", "conflict", "error"};
+
+	if (sf_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("slot_failover must be loaded via \"shared_preload_libraries\""),
+				 errhint("Add slot_failover to \"shared_preload_libraries\" and restart the server.")));
+
+	sf_init_materialized_srf(fcinfo);
+
+	LWLockAcquire(sf_shared->copies_lock, LW_SHARED);
+	for (int i = 0; i < sf_shared->ncopies; i++)
+	{
+		SlotFailoverCopyStatus *status = &sf_shared->copies[i];
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		values[0] = NameGetDatum(&status->name);
+		values[1] = CStringGetTextDatum(names[status->state]);
+		values[2] = CStringGetTextDatum(status->reason);
+		nulls[2] = status->reason[0] == '\0';
+		values[3] = TimestampTzGetDatum(status->changed_at);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	LWLockRelease(sf_shared->copies_lock);
+
+	return (Datum) 0;
+}
