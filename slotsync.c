@@ -494,12 +494,12 @@ sf_logical_blocker(void)
 {
 	if (wal_level < WAL_LEVEL_LOGICAL)
 		return "\"wal_level\" is not \"logical\" on this standby";
+	if (!WalRcvStreaming())
+		return "this standby does not stream from a primary, so it cannot hold catalog rows there";
 	if (!hot_standby_feedback)
 		return "\"hot_standby_feedback\" is off, so the primary may remove catalog rows the copy needs";
 	if (PrimarySlotName == NULL || PrimarySlotName[0] == '\0')
 		return "\"primary_slot_name\" is not set, so the primary does not keep this standby's catalog_xmin";
-	if (!WalRcvStreaming())
-		return "this standby does not stream from a primary, so it cannot hold catalog rows there";
 	return NULL;
 }
 

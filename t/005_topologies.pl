@@ -1,0 +1,139 @@
+# Copyright (c) 2026, slot_failover developers
+
+# Copies on standbys of every kind: a cascading standby syncs the same
+# slots from cascaded WAL, and its catalog_xmin reaches the top primary; a
+# standby without hot_standby_feedback, and one fed only by
+# restore_command, keep physical copies and say why their logical copies
+# cannot become ready, with one WARNING.
+use strict;
+use warnings FATAL => 'all';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 'logical', has_archiving => 1);
+$primary->append_conf(
+	'postgresql.conf', qq{
+shared_preload_libraries = 'slot_failover'
+slot_failover.naptime = 50ms
+autovacuum = off
+});
+$primary->start;
+$primary->safe_psql(
+	'postgres', q{
+CREATE EXTENSION slot_failover;
+CREATE TABLE public.t (id int);
+SELECT pg_create_physical_replication_slot('a_slot', true);
+});
+$primary->backup('backup');
+
+#    primary --> standby_a (feedback) --> standby_b (feedback, cascading)
+#           \--> standby_c (streaming, no feedback)
+#            `-> standby_d (restore_command only)
+my $standby_a = PostgreSQL::Test::Cluster->new('standby_a');
+$standby_a->init_from_backup($primary, 'backup', has_streaming => 1);
+$standby_a->append_conf(
+	'postgresql.conf', qq{
+primary_slot_name = 'a_slot'
+hot_standby_feedback = on
+});
+$standby_a->start;
+$standby_a->safe_psql('postgres',
+	"SELECT pg_create_physical_replication_slot('b_slot', true)");
+$standby_a->backup('backup_a');
+
+my $standby_b = PostgreSQL::Test::Cluster->new('standby_b');
+$standby_b->init_from_backup($standby_a, 'backup_a', has_streaming => 1);
+$standby_b->append_conf(
+	'postgresql.conf', qq{
+primary_slot_name = 'b_slot'
+hot_standby_feedback = on
+});
+$standby_b->start;
+
+my $standby_c = PostgreSQL::Test::Cluster->new('standby_c');
+$standby_c->init_from_backup($primary, 'backup', has_streaming => 1);
+$standby_c->start;
+
+my $standby_d = PostgreSQL::Test::Cluster->new('standby_d');
+$standby_d->init_from_backup($primary, 'backup', has_restoring => 1);
+$standby_d->start;
+
+# Mark one logical and one physical slot, and let them move past what any
+# standby reserved.
+$primary->safe_psql(
+	'postgres', q{
+SELECT pg_create_logical_replication_slot('logical', 'test_decoding');
+SELECT pg_create_physical_replication_slot('physical', true);
+SELECT slot_failover.mark('logical');
+SELECT slot_failover.mark('physical');
+});
+
+# Once every standby that streams with feedback has made its copies (and
+# so its reservations), move the primary's slots past them: a CHECKPOINT
+# logs the running transactions that let a logical slot's catalog_xmin
+# advance.
+for my $node ($standby_a, $standby_b)
+{
+	ok( $node->poll_query_until(
+			'postgres',
+			q{SELECT count(*) = 2 FROM slot_failover.status WHERE state IN ('waiting', 'ready') AND slot_name IN ('logical', 'physical')}
+		),
+		$node->name . ': copies are created');
+}
+$primary->safe_psql(
+	'postgres', q{
+INSERT INTO public.t VALUES (1);
+CHECKPOINT;
+SELECT count(*) FROM pg_logical_slot_get_changes('logical', NULL, NULL);
+SELECT pg_replication_slot_advance('physical', pg_current_wal_lsn());
+SELECT slot_failover.sync();
+});
+for my $node ($standby_a, $standby_b)
+{
+	ok( $node->poll_query_until(
+			'postgres',
+			q{SELECT count(*) = 2 FROM slot_failover.status WHERE state = 'ready' AND slot_name IN ('logical', 'physical')}
+		),
+		$node->name . ': logical and physical copies become ready')
+	  or diag $node->safe_psql('postgres', 'TABLE slot_failover.status');
+}
+
+my $b_catalog_xmin = $standby_b->safe_psql('postgres',
+	"SELECT catalog_xmin FROM pg_replication_slots WHERE slot_name = 'logical'");
+ok( $primary->poll_query_until(
+		'postgres',
+		"SELECT catalog_xmin IS NOT NULL AND NOT (catalog_xmin::text::bigint > $b_catalog_xmin) FROM pg_replication_slots WHERE slot_name = 'a_slot'"
+	),
+	'the primary holds the catalog_xmin of the cascading standby\'s copy');
+
+# The standbys that cannot hold catalog rows on the primary.
+$primary->safe_psql('postgres', 'SELECT pg_switch_wal()');
+for my $case (
+	[ $standby_c, qr/"hot_standby_feedback" is off/ ],
+	[ $standby_d, qr/does not stream from a primary/ ])
+{
+	my ($node, $why) = @$case;
+	my $name = $node->name;
+	ok( $node->poll_query_until(
+			'postgres',
+			"SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'physical'"),
+		"$name: the physical copy becomes ready");
+	is( $node->safe_psql(
+			'postgres', "SELECT state FROM slot_failover.status WHERE slot_name = 'logical'"),
+		'waiting',
+		"$name: the logical copy waits");
+	like(
+		$node->safe_psql(
+			'postgres', "SELECT reason FROM slot_failover.status WHERE slot_name = 'logical'"),
+		$why,
+		"$name: and says why");
+	$node->wait_for_log(qr/WARNING:  logical replication slots cannot be made ready on this standby/);
+	my $log = slurp_file($node->logfile);
+	my $warnings = () = $log =~ /logical replication slots cannot be made ready/g;
+	is($warnings, 1, "$name: the WARNING is given once");
+}
+
+$_->stop for ($standby_b, $standby_a, $standby_c, $standby_d, $primary);
+done_testing();
