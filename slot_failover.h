@@ -121,5 +121,6 @@ extern void sf_primary_forget(void);
 extern void sf_standby_cycle(bool force);
 extern void sf_standby_forget(void);
 extern void sf_standby_finish(void);
+extern void sf_release_held_copies(void);
 
 #endif							/* SLOT_FAILOVER_H */

@@ -108,6 +108,7 @@ typedef struct CopyEntry
 	char		reason[SF_REASON_LEN];
 	TimestampTz changed_at;		/* when state or reason last changed */
 	bool		seen;			/* has a row this cycle */
+	bool		had_copy;		/* a local copy existed after the last cycle */
 } CopyEntry;
 
 /* A local slot, as far as we need it. */
@@ -130,6 +131,7 @@ static void sf_sync_row_guarded(Row *row, Row *upstream, CopyEntry *entry);
 static const char *sf_logical_blocker(void);
 static void sf_create_copy(Row *row);
 static void sf_advance_copy(Row *row, bool make_ready);
+static void sf_release_copy(bool hold);
 static void sf_drop_copy(const char *name);
 static void sf_set_state(CopyEntry *entry, SlotFailoverCopyState state,
 						 const char *fmt,...) pg_attribute_printf(3, 4);
@@ -195,6 +197,7 @@ sf_standby_cycle(bool force)
 		{
 			entry->state = SF_COPY_WAITING;
 			entry->reason[0] = '\0';
+			entry->had_copy = false;
 			entry->changed_at = GetCurrentTimestamp();
 		}
 		entry->seen = true;
@@ -388,6 +391,15 @@ sf_sync_row(Row *row, Row *upstream, CopyEntry *entry)
 		return;
 	}
 
+	if (!local.exists &&
+		(entry->state == SF_COPY_READY ||
+		 (entry->state == SF_COPY_WAITING && entry->had_copy)))
+		ereport(WARNING,
+				(errmsg("copy of replication slot \"%s\" was dropped on this standby; slot_failover creates it again",
+						NameStr(row->name)),
+				 errdetail("The new copy must become ready before this standby can take over the slot.")));
+	entry->had_copy = false;
+
 	/* a slot dropped and created again on the primary is a new slot */
 	if (local.exists && local.identity != row->identity)
 	{
@@ -447,6 +459,7 @@ sf_sync_row(Row *row, Row *upstream, CopyEntry *entry)
 		sf_create_copy(row);
 		sf_find_local(NameStr(row->name), &local);
 	}
+	entry->had_copy = true;
 
 	if (local.waiting)
 	{
@@ -547,7 +560,7 @@ sf_create_copy(Row *row)
 
 	sf_marker_write(NameStr(row->name), row->identity, true);
 	ReplicationSlotPersist();
-	ReplicationSlotRelease();
+	sf_release_copy(!row->logical);
 
 	ereport(LOG,
 			(errmsg("created copy of replication slot \"%s\", waiting for it to become ready",
@@ -604,7 +617,63 @@ sf_advance_copy(Row *row, bool make_ready)
 	if (make_ready)
 		sf_marker_write(NameStr(row->name), row->identity, false);
 
+	sf_release_copy(!row->logical);
+}
+
+/*
+ * Release the copy we acquired.  With hold, it stays marked active for
+ * this worker, so that nobody else can drop, advance or stream from it
+ * while this node is a standby (they get "replication slot ... is active
+ * for PID", and worker.c's log hook adds that slot_failover keeps it).
+ *
+ * Only physical copies are held: replay of DROP DATABASE fails on an
+ * active slot of that database, so logical copies must stay inactive.
+ * PostgreSQL 15 cannot decode or advance them during recovery anyway.
+ */
+static void
+sf_release_copy(bool hold)
+{
+	ReplicationSlot *slot = MyReplicationSlot;
+
 	ReplicationSlotRelease();
+	if (!hold)
+		return;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	SpinLockAcquire(&slot->mutex);
+	if (slot->in_use && slot->active_pid == 0)
+		slot->active_pid = MyProcPid;
+	SpinLockRelease(&slot->mutex);
+	LWLockRelease(ReplicationSlotControlLock);
+}
+
+/*
+ * Let go of every copy held by sf_release_copy: at the end of recovery, and
+ * when the worker exits.  PostgreSQL would otherwise see them active for a
+ * process that is gone.
+ */
+void
+sf_release_held_copies(void)
+{
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < max_replication_slots; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+		bool		released = false;
+
+		if (!slot->in_use || slot == MyReplicationSlot)
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		if (slot->active_pid == MyProcPid)
+		{
+			slot->active_pid = 0;
+			released = true;
+		}
+		SpinLockRelease(&slot->mutex);
+		if (released)
+			ConditionVariableBroadcast(&slot->active_cv);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
 }
 
 /*
@@ -724,6 +793,8 @@ sf_standby_finish(void)
 			names = lappend(names, pstrdup(NameStr(slot->data.name)));
 	}
 	LWLockRelease(ReplicationSlotControlLock);
+
+	sf_release_held_copies();
 
 	initStringInfo(&dropped);
 	foreach(lc, names)

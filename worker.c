@@ -105,6 +105,7 @@ static BackgroundWorkerHandle *sf_start_worker(void);
 static bool sf_database_exists(void);
 static void sf_wait(long timeout_ms);
 static void sf_worker_detach(int code, Datum arg);
+static void sf_explain_held_copy(ErrorData *edata);
 static bool sf_run_cycle(MemoryContext cycle_context);
 
 /* a configuration reload happened since the last cycle */
@@ -114,6 +115,7 @@ static bool sf_reloaded = false;
 static bool sf_was_in_recovery = false;
 static bool sf_first_cycle = true;
 
+static emit_log_hook_type prev_emit_log_hook = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
@@ -159,6 +161,8 @@ _PG_init(void)
 
 	sf_reserve_guc_prefix("slot_failover");
 
+	prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = sf_explain_held_copy;
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = sf_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
@@ -235,6 +239,35 @@ sf_shmem_startup(void)
 		sf_shared->max_copies = 2 * max_replication_slots;
 	}
 	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Say why a copy on a standby cannot be used.  The worker holds the
+ * physical copies (slotsync.c), so PostgreSQL refuses them as "active for
+ * PID n"; when n is the worker, add a hint that names slot_failover.
+ */
+static void
+sf_explain_held_copy(ErrorData *edata)
+{
+	const char *pid_text;
+	pid_t		worker_pid;
+
+	if (edata->elevel == ERROR && edata->hint == NULL &&
+		edata->message_id != NULL && sf_shared != NULL &&
+		strcmp(edata->message_id, "replication slot \"%s\" is active for PID %d") == 0 &&
+		(pid_text = strrchr(edata->message, ' ')) != NULL)
+	{
+		SpinLockAcquire(&sf_shared->mutex);
+		worker_pid = sf_shared->worker_pid;
+		SpinLockRelease(&sf_shared->mutex);
+
+		if (worker_pid != 0 && atoi(pid_text + 1) == (int) worker_pid)
+			edata->hint = MemoryContextStrdup(ErrorContext,
+											  _("The slot is a copy kept by slot_failover for failover; it can be used once this standby is promoted."));
+	}
+
+	if (prev_emit_log_hook)
+		prev_emit_log_hook(edata);
 }
 
 /*
@@ -448,11 +481,14 @@ slot_failover_worker_main(Datum main_arg)
 
 /*
  * Forget our PID in shared state when we exit, so that the next worker can
- * start and sync() knows nobody will answer.
+ * start and sync() knows nobody will answer; and let go of the copies we
+ * hold, which would otherwise stay active for a process that is gone.
  */
 static void
 sf_worker_detach(int code, Datum arg)
 {
+	sf_release_held_copies();
+
 	SpinLockAcquire(&sf_shared->mutex);
 	if (sf_shared->worker_pid == MyProcPid)
 	{
