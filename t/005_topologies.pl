@@ -4,7 +4,8 @@
 # slots from cascaded WAL, and its catalog_xmin reaches the top primary; a
 # standby without hot_standby_feedback, and one fed only by
 # restore_command, keep physical copies and say why their logical copies
-# cannot become ready, with one WARNING.
+# cannot become ready, with one WARNING; on a standby with room for one
+# slot only, the row that gets none fails alone.
 use strict;
 use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
@@ -30,7 +31,8 @@ $primary->backup('backup');
 
 #    primary --> standby_a (feedback) --> standby_b (feedback, cascading)
 #           \--> standby_c (streaming, no feedback)
-#            `-> standby_d (restore_command only)
+#           |--> standby_d (restore_command only)
+#            `-> standby_e (max_replication_slots = 1)
 my $standby_a = PostgreSQL::Test::Cluster->new('standby_a');
 $standby_a->init_from_backup($primary, 'backup', has_streaming => 1);
 $standby_a->append_conf(
@@ -59,6 +61,11 @@ $standby_c->start;
 my $standby_d = PostgreSQL::Test::Cluster->new('standby_d');
 $standby_d->init_from_backup($primary, 'backup', has_restoring => 1);
 $standby_d->start;
+
+my $standby_e = PostgreSQL::Test::Cluster->new('standby_e');
+$standby_e->init_from_backup($primary, 'backup', has_streaming => 1);
+$standby_e->append_conf('postgresql.conf', 'max_replication_slots = 1');
+$standby_e->start;
 
 # Mark one logical and one physical slot, and let them move past what any
 # standby reserved.
@@ -135,5 +142,37 @@ for my $case (
 	is($warnings, 1, "$name: the WARNING is given once");
 }
 
-$_->stop for ($standby_b, $standby_a, $standby_c, $standby_d, $primary);
+##########
+# A row that fails does not hold up the others, even the ones after it:
+# the copy of 'physical' has standby_e's only slot, and 'aa_no_room',
+# handled first, gets none.
+##########
+ok( $standby_e->poll_query_until(
+		'postgres', "SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'physical'"),
+	'standby_e: the physical copy is ready');
+$primary->safe_psql(
+	'postgres', q{
+SELECT pg_create_physical_replication_slot('aa_no_room', true);
+SELECT slot_failover.mark('aa_no_room');
+});
+ok( $standby_e->poll_query_until(
+		'postgres', "SELECT state = 'error' FROM slot_failover.status WHERE slot_name = 'aa_no_room'"),
+	'standby_e: the row that gets no slot is in error');
+like(
+	$standby_e->safe_psql(
+		'postgres', "SELECT reason FROM slot_failover.status WHERE slot_name = 'aa_no_room'"),
+	qr/all replication slots are in use/,
+	'standby_e: and says why');
+$primary->safe_psql('postgres',
+	"SELECT pg_replication_slot_advance('physical', pg_current_wal_lsn())");
+my $target = $primary->safe_psql('postgres',
+	"SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'physical'");
+$primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
+ok( $standby_e->poll_query_until(
+		'postgres',
+		"SELECT restart_lsn = '$target' FROM pg_replication_slots WHERE slot_name = 'physical'"
+	),
+	'standby_e: the other copy follows its slot meanwhile');
+
+$_->stop for ($standby_b, $standby_a, $standby_c, $standby_d, $standby_e, $primary);
 done_testing();
