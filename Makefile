@@ -6,6 +6,7 @@ OBJS = \
 	marker.o \
 	primary.o \
 	slotsync.o \
+	snapshot.o \
 	worker.o
 
 EXTENSION = slot_failover

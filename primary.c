@@ -109,7 +109,6 @@ PG_FUNCTION_INFO_V1(slot_failover_unmark);
 static void sf_check_change_call(Name slot_name);
 static bool sf_read_slot(const char *name, SlotState *state);
 static void sf_copy_slot(ReplicationSlot *slot, SlotState *state);
-static Oid	sf_table_oid(void);
 static void sf_spi_begin_as_owner(Oid relid, Oid *save_userid, int *save_sec);
 static void sf_spi_end_as_owner(Oid save_userid, int save_sec);
 static void sf_xact_callback(XactEvent event, void *arg);
@@ -161,13 +160,14 @@ slot_failover_mark(PG_FUNCTION_ARGS)
 	int64		identity;
 	bool		found;
 	NameData	database_name;
-	Datum		values[14];
-	char		nulls[14];
+	bytea	   *snapshot = NULL;
+	Datum		values[15];
+	char		nulls[15];
 	Oid			select_types[1] = {NAMEOID};
 	Datum		select_values[1];
-	Oid			insert_types[14] = {NAMEOID, INT8OID, TEXTOID, OIDOID, NAMEOID,
+	Oid			insert_types[15] = {NAMEOID, INT8OID, TEXTOID, OIDOID, NAMEOID,
 		NAMEOID, BOOLOID, PG_LSNOID, PG_LSNOID, XIDOID, XIDOID, BOOLOID,
-	INT8OID, INT4OID};
+	INT8OID, INT4OID, BYTEAOID};
 	int			ret;
 
 	sf_check_change_call(slot_name);
@@ -228,7 +228,10 @@ slot_failover_mark(PG_FUNCTION_ARGS)
 	LWLockRelease(ReplicationSlotAllocationLock);
 
 	if (state.logical)
+	{
 		namestrcpy(&database_name, get_database_name(state.database));
+		snapshot = sf_snapshot_read(state.restart_lsn);
+	}
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = NameGetDatum(slot_name);
@@ -252,14 +255,16 @@ slot_failover_mark(PG_FUNCTION_ARGS)
 	values[11] = BoolGetDatum(state.invalidated);
 	values[12] = Int64GetDatum((int64) GetSystemIdentifier());
 	values[13] = Int32GetDatum((int32) sf_insert_timeline());
+	values[14] = PointerGetDatum(snapshot);
+	nulls[14] = snapshot ? ' ' : 'n';
 
 	ret = SPI_execute_with_args("INSERT INTO slot_failover.slots AS s"
 								" (slot_name, slot_identity, slot_type, datoid, database,"
 								"  plugin, two_phase, restart_lsn, confirmed_flush_lsn,"
 								"  catalog_xmin, slot_xmin, invalidated, system_identifier,"
-								"  timeline, marked_at, updated_at)"
+								"  timeline, snapshot, marked_at, updated_at)"
 								" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-								"  $13, $14,"
+								"  $13, $14, $15,"
 								"  pg_catalog.now(), pg_catalog.now())"
 								" ON CONFLICT (slot_name) DO UPDATE SET"
 								"  slot_identity = excluded.slot_identity,"
@@ -275,10 +280,10 @@ slot_failover_mark(PG_FUNCTION_ARGS)
 								"  invalidated = excluded.invalidated,"
 								"  system_identifier = excluded.system_identifier,"
 								"  timeline = excluded.timeline,"
-								"  snapshot = NULL,"
+								"  snapshot = excluded.snapshot,"
 								"  marked_at = excluded.marked_at,"
 								"  updated_at = excluded.updated_at",
-								14, insert_types, values, nulls, false, 0);
+								15, insert_types, values, nulls, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(ret));
 	sf_spi_end_as_owner(save_userid, save_sec);
@@ -449,9 +454,9 @@ sf_copy_slot(ReplicationSlot *slot, SlotState *state)
 
 /*
  * OID of slot_failover.slots in the current database, or InvalidOid if the
- * extension is not installed.
+ * extension is not installed.  Caller is in a transaction.
  */
-static Oid
+Oid
 sf_table_oid(void)
 {
 	Oid			nspid = get_namespace_oid(SF_SCHEMA, true);
@@ -567,14 +572,10 @@ sf_load_marks(uint64 generation)
 			d = SPI_getbinval(tup, desc, 1, &isnull);
 			row = hash_search(marks, NameStr(*DatumGetName(d)), HASH_ENTER, NULL);
 			row->identity = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-			d = SPI_getbinval(tup, desc, 3, &isnull);
-			row->restart_lsn = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
-			d = SPI_getbinval(tup, desc, 4, &isnull);
-			row->confirmed_flush = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
-			d = SPI_getbinval(tup, desc, 5, &isnull);
-			row->catalog_xmin = isnull ? InvalidTransactionId : DatumGetTransactionId(d);
-			d = SPI_getbinval(tup, desc, 6, &isnull);
-			row->xmin = isnull ? InvalidTransactionId : DatumGetTransactionId(d);
+			row->restart_lsn = sf_spi_lsn(tup, desc, 3);
+			row->confirmed_flush = sf_spi_lsn(tup, desc, 4);
+			row->catalog_xmin = sf_spi_xid(tup, desc, 5);
+			row->xmin = sf_spi_xid(tup, desc, 6);
 			row->invalidated = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
 			row->marker_matches =
 				sf_marker_read(NameStr(row->name), &waiting) == row->identity &&
@@ -769,15 +770,15 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 
 	if (nupdates > 0)
 	{
-		Datum	   *v[7];
-		bool	   *n[7];
-		Datum		args[9];
-		Oid			types[9] = {NAMEARRAYOID, INT8ARRAYOID, PG_LSNARRAYOID,
-			PG_LSNARRAYOID, XIDARRAYOID, XIDARRAYOID, BOOLARRAYOID, INT8OID,
-		INT4OID};
+		Datum	   *v[8];
+		bool	   *n[8];
+		Datum		args[10];
+		Oid			types[10] = {NAMEARRAYOID, INT8ARRAYOID, PG_LSNARRAYOID,
+			PG_LSNARRAYOID, XIDARRAYOID, XIDARRAYOID, BOOLARRAYOID,
+		BYTEAARRAYOID, INT8OID, INT4OID};
 		int			ret;
 
-		for (int c = 0; c < 7; c++)
+		for (int c = 0; c < 8; c++)
 		{
 			v[c] = palloc(sizeof(Datum) * nupdates);
 			n[c] = palloc0(sizeof(bool) * nupdates);
@@ -797,6 +798,16 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 			v[5][r] = TransactionIdGetDatum(s->xmin);
 			n[5][r] = !TransactionIdIsValid(s->xmin);
 			v[6][r] = BoolGetDatum(s->invalidated);
+
+			/* the snapshot to restart decoding from, when that moved */
+			n[7][r] = true;
+			if (s->logical && s->restart_lsn != updates[r]->restart_lsn)
+			{
+				bytea	   *snapshot = sf_snapshot_read(s->restart_lsn);
+
+				v[7][r] = PointerGetDatum(snapshot);
+				n[7][r] = snapshot == NULL;
+			}
 		}
 		args[0] = sf_array(v[0], n[0], nupdates, NAMEOID);
 		args[1] = sf_array(v[1], n[1], nupdates, INT8OID);
@@ -805,8 +816,9 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 		args[4] = sf_array(v[4], n[4], nupdates, XIDOID);
 		args[5] = sf_array(v[5], n[5], nupdates, XIDOID);
 		args[6] = sf_array(v[6], n[6], nupdates, BOOLOID);
-		args[7] = Int64GetDatum((int64) GetSystemIdentifier());
-		args[8] = Int32GetDatum((int32) sf_insert_timeline());
+		args[7] = sf_array(v[7], n[7], nupdates, BYTEAOID);
+		args[8] = Int64GetDatum((int64) GetSystemIdentifier());
+		args[9] = Int32GetDatum((int32) sf_insert_timeline());
 
 		ret = SPI_execute_with_args("UPDATE slot_failover.slots AS s SET"
 									" restart_lsn = u.restart_lsn,"
@@ -814,18 +826,21 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 									" catalog_xmin = u.catalog_xmin,"
 									" slot_xmin = u.slot_xmin,"
 									" invalidated = u.invalidated,"
-									" system_identifier = $8,"
-									" timeline = $9,"
+									" snapshot = CASE WHEN s.restart_lsn IS DISTINCT FROM u.restart_lsn"
+									"  THEN u.snapshot ELSE s.snapshot END,"
+									" system_identifier = $9,"
+									" timeline = $10,"
 									" updated_at = pg_catalog.now()"
 									" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
 									"  pg_catalog.unnest($3), pg_catalog.unnest($4),"
 									"  pg_catalog.unnest($5), pg_catalog.unnest($6),"
-									"  pg_catalog.unnest($7))"
+									"  pg_catalog.unnest($7), pg_catalog.unnest($8))"
 									"  AS u(slot_name, slot_identity, restart_lsn,"
-									"  confirmed_flush_lsn, catalog_xmin, slot_xmin, invalidated)"
+									"  confirmed_flush_lsn, catalog_xmin, slot_xmin, invalidated,"
+									"  snapshot)"
 									" WHERE s.slot_name OPERATOR(pg_catalog.=) u.slot_name"
 									" AND s.slot_identity OPERATOR(pg_catalog.=) u.slot_identity",
-									9, types, args, NULL, false, 0);
+									10, types, args, NULL, false, 0);
 		if (ret != SPI_OK_UPDATE)
 			elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(ret));
 		written += SPI_processed;

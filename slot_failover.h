@@ -6,7 +6,8 @@
  * worker.c owns the GUCs, the shared state and the worker's loop;
  * primary.c owns the table slot_failover.slots while the node is a
  * primary; slotsync.c the copies of the marked slots on a standby;
- * marker.c the files that tie a row to one incarnation of a slot.
+ * marker.c the files that tie a row to one incarnation of a slot;
+ * snapshot.c the decoding snapshots that travel with logical slots' rows.
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -18,7 +19,9 @@
 #ifndef SLOT_FAILOVER_H
 #define SLOT_FAILOVER_H
 
+#include "access/transam.h"
 #include "access/xlogdefs.h"
+#include "executor/spi.h"
 #include "storage/lwlock.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
@@ -99,11 +102,33 @@ typedef struct SlotFailoverShared
 	SlotFailoverCopyStatus copies[FLEXIBLE_ARRAY_MEMBER];
 } SlotFailoverShared;
 
+/*
+ * Column col of an SPI result row, as an LSN or xid; invalid for NULL.
+ */
+static inline XLogRecPtr
+sf_spi_lsn(HeapTuple tuple, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+
+	return isnull ? InvalidXLogRecPtr : (XLogRecPtr) DatumGetInt64(d);
+}
+
+static inline TransactionId
+sf_spi_xid(HeapTuple tuple, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+
+	return isnull ? InvalidTransactionId : DatumGetTransactionId(d);
+}
+
 /* worker.c */
 extern PGDLLIMPORT SlotFailoverShared *sf_shared;
 extern PGDLLIMPORT char *sf_database;
 extern PGDLLIMPORT int sf_naptime;
 
+extern void sf_require_preload(void);
 extern void sf_check_function_call(bool needs_worker_database);
 extern void sf_wake_worker(void);
 
@@ -114,8 +139,13 @@ extern bool sf_marker_exists(const char *slot_name);
 extern void sf_marker_remove(const char *slot_name, int64 identity);
 
 /* primary.c */
+extern Oid	sf_table_oid(void);
 extern int	sf_primary_cycle(bool exact);
 extern void sf_primary_forget(void);
+
+/* snapshot.c */
+extern bytea *sf_snapshot_read(XLogRecPtr lsn);
+extern void sf_snapshot_write(XLogRecPtr lsn, bytea *data);
 
 /* slotsync.c */
 extern void sf_standby_cycle(bool force);

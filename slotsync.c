@@ -24,6 +24,10 @@
  *	  if the primary's table has a row for primary_slot_name, that row must
  *	  show the primary holding it.  The copy then takes the row's positions,
  *	  and its marker loses the word "waiting".
+ *	- A logical copy also needs the decoding snapshot the primary serialized
+ *	  at the row's restart_lsn, which the row carries (snapshot.c); it is
+ *	  written here before the copy's restart_lsn moves there.  A ready copy
+ *	  whose row has no snapshot for a new restart_lsn keeps its old one.
  *	- A ready copy only moves forward.
  *	- A copy whose row is gone, or names another identity, is dropped (and
  *	  created again for the new identity).
@@ -98,6 +102,7 @@ typedef struct Row
 	XLogRecPtr	confirmed_flush;
 	TransactionId catalog_xmin;
 	bool		invalidated;
+	bytea	   *snapshot;		/* serialized at restart_lsn, or NULL */
 } Row;
 
 /* What the worker remembers about each row between cycles. */
@@ -240,23 +245,14 @@ sf_read_rows(int *nrows)
 	int			ret;
 
 	*nrows = 0;
+	if (!OidIsValid(sf_table_oid()))
+		return NULL;
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute("SELECT n.nspname FROM pg_catalog.pg_namespace n"
-					  " JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
-					  " WHERE n.nspname OPERATOR(pg_catalog.=) 'slot_failover'"
-					  " AND c.relname OPERATOR(pg_catalog.=) 'slots'", true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute returned %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
-	{
-		SPI_finish();
-		return NULL;
-	}
-
 	ret = SPI_execute("SELECT slot_name, slot_identity, slot_type = 'logical',"
 					  " datoid, plugin, two_phase, restart_lsn, confirmed_flush_lsn,"
-					  " catalog_xmin, invalidated"
+					  " catalog_xmin, invalidated, snapshot"
 					  " FROM slot_failover.slots ORDER BY slot_name", true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute returned %s", SPI_result_code_string(ret));
@@ -281,13 +277,18 @@ sf_read_rows(int *nrows)
 		if (!isnull)
 			row->plugin = *DatumGetName(d);
 		row->two_phase = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		d = SPI_getbinval(tup, desc, 7, &isnull);
-		row->restart_lsn = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
-		d = SPI_getbinval(tup, desc, 8, &isnull);
-		row->confirmed_flush = isnull ? InvalidXLogRecPtr : DatumGetLSN(d);
-		d = SPI_getbinval(tup, desc, 9, &isnull);
-		row->catalog_xmin = isnull ? InvalidTransactionId : DatumGetTransactionId(d);
+		row->restart_lsn = sf_spi_lsn(tup, desc, 7);
+		row->confirmed_flush = sf_spi_lsn(tup, desc, 8);
+		row->catalog_xmin = sf_spi_xid(tup, desc, 9);
 		row->invalidated = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+		d = SPI_getbinval(tup, desc, 11, &isnull);
+		if (!isnull)
+		{
+			struct varlena *snapshot = pg_detoast_datum((struct varlena *) DatumGetPointer(d));
+
+			row->snapshot = SPI_palloc(VARSIZE(snapshot));
+			memcpy(row->snapshot, snapshot, VARSIZE(snapshot));
+		}
 	}
 	*nrows = (int) SPI_processed;
 	SPI_finish();
@@ -478,6 +479,13 @@ sf_sync_row(Row *row, Row *upstream, CopyEntry *entry)
 							 LSN_FORMAT_ARGS(local.restart_lsn));
 			return;
 		}
+		if (row->logical && row->snapshot == NULL)
+		{
+			sf_set_state(entry, SF_COPY_WAITING,
+						 "waiting for the primary to record the decoding snapshot of restart_lsn %X/%X; its consumer must advance the slot",
+						 LSN_FORMAT_ARGS(row->restart_lsn));
+			return;
+		}
 		if (row->logical && upstream != NULL &&
 			(!TransactionIdIsValid(upstream->catalog_xmin) ||
 			 TransactionIdPrecedes(local.catalog_xmin, upstream->catalog_xmin)))
@@ -570,18 +578,33 @@ sf_create_copy(Row *row)
 /*
  * Move a copy forward to the row's positions, never backwards.  With
  * make_ready, the copy's marker then says it is ready.
+ *
+ * A logical copy's restart_lsn (and the catalog_xmin that goes with it)
+ * moves only to a point whose decoding snapshot the row carries, which is
+ * written here first: decoding after promotion must find it there.
  */
 static void
 sf_advance_copy(Row *row, bool make_ready)
 {
 	ReplicationSlot *slot;
+	XLogRecPtr	restart_lsn;
+	bool		move_restart;
 	bool		changed = false;
 
 	sf_slot_acquire(NameStr(row->name));
 	slot = MyReplicationSlot;
 
 	SpinLockAcquire(&slot->mutex);
-	if (row->restart_lsn > slot->data.restart_lsn)
+	restart_lsn = slot->data.restart_lsn;
+	SpinLockRelease(&slot->mutex);
+
+	move_restart = row->restart_lsn > restart_lsn &&
+		(!row->logical || row->snapshot != NULL);
+	if (move_restart && row->logical)
+		sf_snapshot_write(row->restart_lsn, row->snapshot);
+
+	SpinLockAcquire(&slot->mutex);
+	if (move_restart)
 	{
 		slot->data.restart_lsn = row->restart_lsn;
 		changed = true;
@@ -593,7 +616,8 @@ sf_advance_copy(Row *row, bool make_ready)
 			slot->data.confirmed_flush = row->confirmed_flush;
 			changed = true;
 		}
-		if (TransactionIdPrecedes(slot->data.catalog_xmin, row->catalog_xmin))
+		if (move_restart &&
+			TransactionIdPrecedes(slot->data.catalog_xmin, row->catalog_xmin))
 		{
 			slot->data.catalog_xmin = row->catalog_xmin;
 			changed = true;
@@ -828,12 +852,7 @@ slot_failover_copy_status(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	static const char *const names[] = {"ready", "waiting", "conflict", "error"};
 
-	if (sf_shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("slot_failover must be loaded via \"shared_preload_libraries\""),
-				 errhint("Add slot_failover to \"shared_preload_libraries\" and restart the server.")));
-
+	sf_require_preload();
 	sf_init_materialized_srf(fcinfo);
 
 	LWLockAcquire(sf_shared->copies_lock, LW_SHARED);

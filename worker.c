@@ -596,6 +596,19 @@ sf_run_cycle(MemoryContext cycle_context)
 }
 
 /*
+ * The SQL functions need the shared state, which only preloading creates.
+ */
+void
+sf_require_preload(void)
+{
+	if (sf_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("slot_failover must be loaded via \"shared_preload_libraries\""),
+				 errhint("Add slot_failover to \"shared_preload_libraries\" and restart the server.")));
+}
+
+/*
  * Checks shared by every SQL function that changes something: the library
  * is preloaded, the caller may manage replication slots, and the function
  * runs in the database the worker follows.
@@ -603,11 +616,7 @@ sf_run_cycle(MemoryContext cycle_context)
 void
 sf_check_function_call(bool needs_worker_database)
 {
-	if (sf_shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("slot_failover must be loaded via \"shared_preload_libraries\""),
-				 errhint("Add slot_failover to \"shared_preload_libraries\" and restart the server.")));
+	sf_require_preload();
 
 	if (!has_rolreplication(GetUserId()))
 		ereport(ERROR,
@@ -713,11 +722,7 @@ slot_failover_worker_status(PG_FUNCTION_ARGS)
 	bool		nulls[SF_WORKER_STATUS_COLS];
 	SlotFailoverShared copy;
 
-	if (sf_shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("slot_failover must be loaded via \"shared_preload_libraries\""),
-				 errhint("Add slot_failover to \"shared_preload_libraries\" and restart the server.")));
+	sf_require_preload();
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");

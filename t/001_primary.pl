@@ -8,15 +8,11 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use SlotFailoverTest;
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 'logical');
-$primary->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'slot_failover'
-slot_failover.naptime = 50ms
-});
-$primary->start;
+my $primary = new_primary('primary');
 
 $primary->safe_psql(
 	'postgres', q{
@@ -136,9 +132,7 @@ is( $primary->safe_psql(
 # A standby refuses mark() and unmark(): the primary decides.
 ##########
 $primary->backup('backup');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'backup', has_streaming => 1);
-$standby->start;
+my $standby = new_standby($primary, 'backup', 'standby');
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 
 my ($ret, $stdout, $stderr) =

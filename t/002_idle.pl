@@ -11,22 +11,19 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use SlotFailoverTest;
 use IPC::Run;
 
 my $window_seconds = 30;
 my $naptime_ms = 100;
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 'logical');
-# autovacuum would write WAL of its own in the window we watch
-$primary->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'slot_failover'
+my $primary = new_primary(
+	'primary', conf => qq{
 slot_failover.naptime = ${naptime_ms}ms
 max_replication_slots = 110
-autovacuum = off
 });
-$primary->start;
 
 $primary->safe_psql(
 	'postgres', q{
@@ -41,14 +38,7 @@ is($primary->safe_psql('postgres', 'SELECT count(*) FROM slot_failover.slots'),
 	'102', '102 slots are marked');
 
 $primary->backup('backup');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'backup', has_streaming => 1);
-$standby->append_conf(
-	'postgresql.conf', qq{
-primary_slot_name = 'standby_slot'
-hot_standby_feedback = on
-});
-$standby->start;
+my $standby = new_standby($primary, 'backup', 'standby', slot => 'standby_slot');
 
 my ($recv_out, $recv_err) = ('', '');
 my $recvlogical = IPC::Run::start(

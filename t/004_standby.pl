@@ -10,16 +10,11 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use SlotFailoverTest;
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 'logical');
-$primary->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'slot_failover'
-slot_failover.naptime = 50ms
-autovacuum = off
-});
-$primary->start;
+my $primary = new_primary('primary');
 $primary->safe_psql(
 	'postgres', q{
 CREATE EXTENSION slot_failover;
@@ -29,14 +24,7 @@ SELECT slot_failover.mark('standby_slot');
 });
 
 $primary->backup('backup');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'backup', has_streaming => 1);
-$standby->append_conf(
-	'postgresql.conf', qq{
-primary_slot_name = 'standby_slot'
-hot_standby_feedback = on
-});
-$standby->start;
+my $standby = new_standby($primary, 'backup', 'standby', slot => 'standby_slot');
 
 # Replay everything the primary wrote, then let the standby's worker look.
 sub standby_sync

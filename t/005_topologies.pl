@@ -11,16 +11,11 @@ use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use SlotFailoverTest;
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 'logical', has_archiving => 1);
-$primary->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'slot_failover'
-slot_failover.naptime = 50ms
-autovacuum = off
-});
-$primary->start;
+my $primary = new_primary('primary', archiving => 1);
 $primary->safe_psql(
 	'postgres', q{
 CREATE EXTENSION slot_failover;
@@ -33,39 +28,16 @@ $primary->backup('backup');
 #           \--> standby_c (streaming, no feedback)
 #           |--> standby_d (restore_command only)
 #            `-> standby_e (max_replication_slots = 1)
-my $standby_a = PostgreSQL::Test::Cluster->new('standby_a');
-$standby_a->init_from_backup($primary, 'backup', has_streaming => 1);
-$standby_a->append_conf(
-	'postgresql.conf', qq{
-primary_slot_name = 'a_slot'
-hot_standby_feedback = on
-});
-$standby_a->start;
+my $standby_a = new_standby($primary, 'backup', 'standby_a', slot => 'a_slot');
 $standby_a->safe_psql('postgres',
 	"SELECT pg_create_physical_replication_slot('b_slot', true)");
 $standby_a->backup('backup_a');
 
-my $standby_b = PostgreSQL::Test::Cluster->new('standby_b');
-$standby_b->init_from_backup($standby_a, 'backup_a', has_streaming => 1);
-$standby_b->append_conf(
-	'postgresql.conf', qq{
-primary_slot_name = 'b_slot'
-hot_standby_feedback = on
-});
-$standby_b->start;
-
-my $standby_c = PostgreSQL::Test::Cluster->new('standby_c');
-$standby_c->init_from_backup($primary, 'backup', has_streaming => 1);
-$standby_c->start;
-
-my $standby_d = PostgreSQL::Test::Cluster->new('standby_d');
-$standby_d->init_from_backup($primary, 'backup', has_restoring => 1);
-$standby_d->start;
-
-my $standby_e = PostgreSQL::Test::Cluster->new('standby_e');
-$standby_e->init_from_backup($primary, 'backup', has_streaming => 1);
-$standby_e->append_conf('postgresql.conf', 'max_replication_slots = 1');
-$standby_e->start;
+my $standby_b = new_standby($standby_a, 'backup_a', 'standby_b', slot => 'b_slot');
+my $standby_c = new_standby($primary, 'backup', 'standby_c');
+my $standby_d = new_standby($primary, 'backup', 'standby_d', restoring => 1);
+my $standby_e = new_standby($primary, 'backup', 'standby_e',
+	conf => 'max_replication_slots = 1');
 
 # Mark one logical and one physical slot, and let them move past what any
 # standby reserved.

@@ -1,0 +1,138 @@
+/*-------------------------------------------------------------------------
+ *
+ * snapshot.c
+ *		Carry a logical slot's serialized decoding snapshot to the standbys.
+ *
+ * A logical slot restarts decoding at its restart_lsn, which is where the
+ * primary serialized a decoding snapshot into
+ * pg_logical/snapshots/<lsn>.snap (snapbuild.c).  Decoding that starts
+ * there restores the file and is consistent at once.  Those files are not
+ * WAL-logged, so a standby does not have them: after promotion, decoding
+ * from a copy would have to build a snapshot from scratch, and while
+ * transactions that were running at restart_lsn are still open it is not
+ * consistent, so it skips transactions that commit before it is, even
+ * those after the slot's confirmed position.  That is silent data loss.
+ *
+ * So the primary stores the file's contents in the slot's row (column
+ * snapshot) whenever restart_lsn moves, and the standby writes them back
+ * under the same name before it moves its copy's restart_lsn there.  The
+ * format is snapbuild.c's own, with its magic, version and checksum, which
+ * it verifies when it reads the file; both nodes run the same major
+ * version, as physical replication requires.
+ *
+ * On a standby of PostgreSQL 15 nothing else writes these files, and a
+ * restartpoint removes only files older than every logical slot's
+ * restart_lsn, so a file written before the copy moves there stays.
+ *
+ * Copyright (c) 2026, slot_failover developers
+ *
+ * IDENTIFICATION
+ *	  snapshot.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "miscadmin.h"
+#include "storage/fd.h"
+
+#include "slot_failover.h"
+
+static void sf_snapshot_path(char *path, XLogRecPtr lsn);
+
+/*
+ * snapbuild.c's file name for the snapshot serialized at lsn.  path must
+ * hold MAXPGPATH bytes.
+ */
+static void
+sf_snapshot_path(char *path, XLogRecPtr lsn)
+{
+	snprintf(path, MAXPGPATH, "pg_logical/snapshots/%X-%X.snap",
+			 LSN_FORMAT_ARGS(lsn));
+}
+
+/*
+ * The snapshot the primary serialized at lsn, or NULL if there is none
+ * (restart_lsn is not always such a point, and checkpoints remove files
+ * that no slot needs any more).
+ */
+bytea *
+sf_snapshot_read(XLogRecPtr lsn)
+{
+	char		path[MAXPGPATH];
+	struct stat st;
+	bytea	   *data;
+	int			fd;
+	ssize_t		len;
+
+	sf_snapshot_path(path, lsn);
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+	{
+		if (errno != ENOENT)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not open file \"%s\": %m", path)));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", path)));
+
+	data = palloc(VARHDRSZ + st.st_size);
+	len = read(fd, VARDATA(data), st.st_size);
+	if (len != st.st_size)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read file \"%s\": read %zd of %zu",
+						path, len, (size_t) st.st_size)));
+	CloseTransientFile(fd);
+
+	SET_VARSIZE(data, VARHDRSZ + len);
+	return data;
+}
+
+/*
+ * Durably write the snapshot serialized at lsn on the primary, unless this
+ * node already has it.
+ */
+void
+sf_snapshot_write(XLogRecPtr lsn, bytea *data)
+{
+	char		path[MAXPGPATH];
+	char		tmppath[MAXPGPATH];
+	struct stat st;
+	int			fd;
+	int			len = VARSIZE_ANY_EXHDR(data);
+
+	sf_snapshot_path(path, lsn);
+	if (stat(path, &st) == 0)
+		return;
+
+	snprintf(tmppath, MAXPGPATH, "%s.%d.tmp", path, MyProcPid);
+	fd = OpenTransientFile(tmppath, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create file \"%s\": %m", tmppath)));
+	errno = 0;
+	if (write(fd, VARDATA_ANY(data), len) != len)
+	{
+		if (errno == 0)
+			errno = ENOSPC;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not write file \"%s\": %m", tmppath)));
+	}
+	if (CloseTransientFile(fd) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not close file \"%s\": %m", tmppath)));
+
+	/* fsyncs the file, renames it, and fsyncs the directory */
+	(void) durable_rename(tmppath, path, ERROR);
+}

@@ -1,0 +1,62 @@
+# Copyright (c) 2026, slot_failover developers
+
+# The nodes slot_failover's tests build, so that each test shows only what
+# is particular to it.
+package SlotFailoverTest;
+
+use strict;
+use warnings FATAL => 'all';
+use Exporter 'import';
+use PostgreSQL::Test::Cluster;
+
+our @EXPORT = qw(new_primary new_standby);
+
+# A started primary fit for logical decoding, with slot_failover preloaded
+# and a short naptime.  Autovacuum is off: it writes WAL and consumes xids
+# of its own, which would blur what the tests watch.  Options: archiving
+# (archive WAL for restore_command standbys), conf (appended last).
+sub new_primary
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+
+	$node->init(
+		allows_streaming => 'logical',
+		has_archiving => $opts{archiving} // 0);
+	$node->append_conf(
+		'postgresql.conf', qq{
+shared_preload_libraries = 'slot_failover'
+slot_failover.naptime = 50ms
+autovacuum = off
+} . ($opts{conf} // ''));
+	$node->start;
+	return $node;
+}
+
+# A started standby made from the backup $backup of $upstream.  Options:
+# slot (stream through this physical slot with hot_standby_feedback),
+# restoring (fed by restore_command only, no streaming), conf (appended).
+sub new_standby
+{
+	my ($upstream, $backup, $name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+
+	if ($opts{restoring})
+	{
+		$node->init_from_backup($upstream, $backup, has_restoring => 1);
+	}
+	else
+	{
+		$node->init_from_backup($upstream, $backup, has_streaming => 1);
+	}
+	$node->append_conf(
+		'postgresql.conf', qq{
+primary_slot_name = '$opts{slot}'
+hot_standby_feedback = on
+}) if $opts{slot};
+	$node->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
+	$node->start;
+	return $node;
+}
+
+1;
