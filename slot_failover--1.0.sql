@@ -39,7 +39,7 @@ COMMENT ON TABLE slot_failover.slots IS
 COMMENT ON COLUMN slot_failover.slots.slot_identity IS
 	'changes when a slot of the same name is dropped and created again';
 COMMENT ON COLUMN slot_failover.slots.snapshot IS
-	'the serialized decoding snapshot at restart_lsn (reserved)';
+	'the decoding snapshot the primary serialized at restart_lsn, for a logical slot';
 
 REVOKE ALL ON slot_failover.slots FROM PUBLIC;
 
