@@ -3,6 +3,7 @@
 MODULE_big = slot_failover
 OBJS = \
 	$(WIN32RES) \
+	gate.o \
 	marker.o \
 	primary.o \
 	slotsync.o \

@@ -92,10 +92,22 @@ LANGUAGE C VOLATILE STRICT;
 
 REVOKE ALL ON FUNCTION slot_failover.copy_status() FROM PUBLIC;
 
+CREATE FUNCTION slot_failover.gate_status(
+	OUT slot_name name,
+	OUT waiting_for name,
+	OUT since timestamptz,
+	OUT lsn pg_lsn)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'slot_failover_gate_status'
+LANGUAGE C VOLATILE STRICT;
+
+REVOKE ALL ON FUNCTION slot_failover.gate_status() FROM PUBLIC;
+
 -- One row per marked slot: what the table records next to the live slot
 -- of this node, in the style of pg_stat_replication.  On a primary the
--- live slot is the marked slot, ahead of the table; on a standby it is the
--- copy, behind the table, and state says whether it is ready.
+-- live slot is the marked slot, ahead of the table, and gate_* say whether
+-- its walsender waits for a standby; on a standby it is the copy, behind
+-- the table, and state says whether it is ready.
 CREATE VIEW slot_failover.status AS
 SELECT
 	s.slot_name,
@@ -124,12 +136,18 @@ SELECT
 		pg_catalog.pg_wal_lsn_diff(
 			COALESCE(r.confirmed_flush_lsn, r.restart_lsn),
 			COALESCE(s.confirmed_flush_lsn, s.restart_lsn))
-	END::bigint AS lag_bytes
+	END::bigint AS lag_bytes,
+	g.slot_name IS NOT NULL AS gate_waiting,
+	g.waiting_for AS gate_waiting_for,
+	g.since AS gate_since,
+	g.lsn AS gate_lsn
 FROM slot_failover.slots AS s
 	LEFT JOIN pg_catalog.pg_replication_slots AS r
 		ON r.slot_name = s.slot_name AND NOT r.temporary
 	LEFT JOIN slot_failover.copy_status() AS c
-		ON c.slot_name = s.slot_name;
+		ON c.slot_name = s.slot_name
+	LEFT JOIN slot_failover.gate_status() AS g
+		ON g.slot_name = s.slot_name;
 
 -- The worker, in one row.
 CREATE VIEW slot_failover.worker AS
@@ -139,5 +157,6 @@ REVOKE ALL ON slot_failover.status FROM PUBLIC;
 REVOKE ALL ON slot_failover.worker FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION slot_failover.worker_status() TO pg_monitor;
 GRANT EXECUTE ON FUNCTION slot_failover.copy_status() TO pg_monitor;
+GRANT EXECUTE ON FUNCTION slot_failover.gate_status() TO pg_monitor;
 GRANT SELECT ON slot_failover.status TO pg_monitor;
 GRANT SELECT ON slot_failover.worker TO pg_monitor;

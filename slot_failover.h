@@ -7,7 +7,8 @@
  * primary.c owns the table slot_failover.slots while the node is a
  * primary; slotsync.c the copies of the marked slots on a standby;
  * marker.c the files that tie a row to one incarnation of a slot;
- * snapshot.c the decoding snapshots that travel with logical slots' rows.
+ * snapshot.c the decoding snapshots that travel with logical slots' rows;
+ * gate.c the wait that keeps logical clients behind the standbys.
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -51,13 +52,25 @@ typedef struct SlotFailoverCopyStatus
 	TimestampTz changed_at;
 } SlotFailoverCopyStatus;
 
+/* what a walsender of a marked slot waits for (gate.c) */
+typedef struct SlotFailoverGateStatus
+{
+	pid_t		pid;
+	bool		waiting;
+	NameData	slot;			/* the slot it streams */
+	NameData	standby;		/* a listed slot that has not flushed lsn */
+	XLogRecPtr	lsn;
+	TimestampTz since;
+} SlotFailoverGateStatus;
+
 /*
  * State shared between the worker and the backends that call the SQL
  * functions.  One instance, in the main shared memory segment.
  *
  * mutex protects every field up to sync_cv, which has its own lock;
- * copies_lock (the slot_failover LWLock tranche) protects ncopies and
- * copies.  max_copies and copies_lock are set once, at startup.
+ * copies_lock (the first slot_failover LWLock) protects ncopies and copies,
+ * gates_lock (the second) the array gates, one entry per replication slot
+ * index.  The pointers and max_copies are set once, at startup.
  */
 typedef struct SlotFailoverShared
 {
@@ -94,6 +107,10 @@ typedef struct SlotFailoverShared
 	bool		sync_failed;
 	XLogRecPtr	sync_lsn;		/* WAL position the last full cycle reached */
 	ConditionVariable sync_cv;
+
+	/* walsenders of marked slots: what they wait for */
+	LWLock	   *gates_lock;
+	SlotFailoverGateStatus *gates;	/* after copies, max_replication_slots */
 
 	/* on a standby: the state of each row's copy, from the last cycle */
 	LWLock	   *copies_lock;
@@ -146,6 +163,10 @@ extern void sf_primary_forget(void);
 /* snapshot.c */
 extern bytea *sf_snapshot_read(XLogRecPtr lsn);
 extern void sf_snapshot_write(XLogRecPtr lsn, bytea *data);
+
+/* gate.c */
+extern PGDLLIMPORT char *sf_standby_slot_names;
+extern void sf_gate_init(void);
 
 /* slotsync.c */
 extern void sf_standby_cycle(bool force);

@@ -143,6 +143,8 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	sf_gate_init();
+
 	if (!process_shared_preload_libraries_in_progress)
 	{
 		sf_reserve_guc_prefix("slot_failover");
@@ -199,9 +201,13 @@ sf_check_database(char **newval, void **extra, GucSource source)
 static Size
 sf_shmem_size(void)
 {
-	return add_size(offsetof(SlotFailoverShared, copies),
-					mul_size(sizeof(SlotFailoverCopyStatus),
-							 2 * max_replication_slots));
+	Size		size = offsetof(SlotFailoverShared, copies);
+
+	size = add_size(size, mul_size(sizeof(SlotFailoverCopyStatus),
+								   2 * max_replication_slots));
+	size = MAXALIGN(size);
+	return add_size(size, mul_size(sizeof(SlotFailoverGateStatus),
+								   max_replication_slots));
 }
 
 /*
@@ -214,7 +220,7 @@ sf_shmem_request(void)
 		prev_shmem_request_hook();
 
 	RequestAddinShmemSpace(sf_shmem_size());
-	RequestNamedLWLockTranche("slot_failover", 1);
+	RequestNamedLWLockTranche("slot_failover", 2);
 }
 
 /*
@@ -232,11 +238,18 @@ sf_shmem_startup(void)
 	sf_shared = ShmemInitStruct("slot_failover", sf_shmem_size(), &found);
 	if (!found)
 	{
+		LWLockPadded *locks = GetNamedLWLockTranche("slot_failover");
+
 		memset(sf_shared, 0, sf_shmem_size());
 		SpinLockInit(&sf_shared->mutex);
 		ConditionVariableInit(&sf_shared->sync_cv);
-		sf_shared->copies_lock = &(GetNamedLWLockTranche("slot_failover"))->lock;
+		sf_shared->copies_lock = &locks[0].lock;
+		sf_shared->gates_lock = &locks[1].lock;
 		sf_shared->max_copies = 2 * max_replication_slots;
+		sf_shared->gates = (SlotFailoverGateStatus *)
+			((char *) sf_shared +
+			 MAXALIGN(offsetof(SlotFailoverShared, copies) +
+					  sizeof(SlotFailoverCopyStatus) * sf_shared->max_copies));
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

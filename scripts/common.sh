@@ -13,22 +13,24 @@ SF_SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SF_USER=${SF_USER:-sf_tester}
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
-# Install PostgreSQL 15, its server headers and IPC::Run if any is missing.
+# Install PostgreSQL 15, its server headers, the GSSAPI headers that the
+# server's libpq-be.h includes, and IPC::Run, if any is missing.
 sf_ensure_packages()
 {
 	if [ -x "$PG_CONFIG" ] &&
 		[ -f "$("$PG_CONFIG" --pgxs 2>/dev/null)" ] &&
+		[ -f /usr/include/gssapi/gssapi.h ] &&
 		perl -MIPC::Run -e 1 2>/dev/null; then
 		return
 	fi
 	if [ "$(id -u)" != 0 ]; then
-		echo "PostgreSQL 15 server headers or IPC::Run are missing; run this as root, or:" >&2
+		echo "PostgreSQL 15 server headers, GSSAPI headers or IPC::Run are missing; run this as root, or:" >&2
 		echo "  sudo apt-get install postgresql-15 postgresql-server-dev-15 libipc-run-perl" >&2
 		exit 1
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update
-	apt-get install -y postgresql-15 postgresql-server-dev-15 libipc-run-perl
+	apt-get install -y postgresql-15 postgresql-server-dev-15 libipc-run-perl libkrb5-dev
 }
 
 # Set SF_BUILD to a directory the unprivileged user may build and test in,
