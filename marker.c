@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "miscadmin.h"
 #include "storage/fd.h"
 
 #include "slot_failover.h"
@@ -101,23 +102,33 @@ void
 sf_marker_write(const char *slot_name, int64 identity, bool waiting)
 {
 	char		path[MAXPGPATH];
-	char		tmppath[MAXPGPATH];
 	char		buf[64];
-	int			fd;
 	int			len;
 
 	sf_marker_path(path, slot_name);
-	snprintf(tmppath, MAXPGPATH, "%s.tmp", path);
 	len = snprintf(buf, sizeof(buf), INT64_FORMAT "%s\n", identity,
 				   waiting ? " " SF_WAITING_WORD : "");
+	sf_durable_write(path, buf, len);
+}
 
+/*
+ * Replace a small file durably: write a temporary file beside it, fsync,
+ * rename, fsync the directory.  A crash leaves the old file or the new one.
+ */
+void
+sf_durable_write(const char *path, const char *data, int len)
+{
+	char		tmppath[MAXPGPATH];
+	int			fd;
+
+	snprintf(tmppath, MAXPGPATH, "%s.%d.tmp", path, MyProcPid);
 	fd = OpenTransientFile(tmppath, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);
 	if (fd < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not create file \"%s\": %m", tmppath)));
 	errno = 0;
-	if (write(fd, buf, len) != len)
+	if (write(fd, data, len) != len)
 	{
 		if (errno == 0)
 			errno = ENOSPC;

@@ -154,6 +154,7 @@ extern int64 sf_marker_read(const char *slot_name, bool *waiting);
 extern void sf_marker_write(const char *slot_name, int64 identity, bool waiting);
 extern bool sf_marker_exists(const char *slot_name);
 extern void sf_marker_remove(const char *slot_name, int64 identity);
+extern void sf_durable_write(const char *path, const char *data, int len);
 
 /* primary.c */
 extern Oid	sf_table_oid(void);

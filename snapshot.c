@@ -36,7 +36,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "miscadmin.h"
 #include "storage/fd.h"
 
 #include "slot_failover.h"
@@ -104,35 +103,10 @@ void
 sf_snapshot_write(XLogRecPtr lsn, bytea *data)
 {
 	char		path[MAXPGPATH];
-	char		tmppath[MAXPGPATH];
 	struct stat st;
-	int			fd;
-	int			len = VARSIZE_ANY_EXHDR(data);
 
 	sf_snapshot_path(path, lsn);
 	if (stat(path, &st) == 0)
 		return;
-
-	snprintf(tmppath, MAXPGPATH, "%s.%d.tmp", path, MyProcPid);
-	fd = OpenTransientFile(tmppath, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not create file \"%s\": %m", tmppath)));
-	errno = 0;
-	if (write(fd, VARDATA_ANY(data), len) != len)
-	{
-		if (errno == 0)
-			errno = ENOSPC;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not write file \"%s\": %m", tmppath)));
-	}
-	if (CloseTransientFile(fd) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not close file \"%s\": %m", tmppath)));
-
-	/* fsyncs the file, renames it, and fsyncs the directory */
-	(void) durable_rename(tmppath, path, ERROR);
+	sf_durable_write(path, VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data));
 }
