@@ -23,6 +23,9 @@
  * message has gone.  The keepalive reports the position of the last
  * message that went out, never more, so a client cannot confirm what it
  * has not received.  A reload that empties the list releases the wait.
+ * After wal_sender_timeout the walsender gives up and exits, so that a
+ * shutdown, which waits for every walsender, is not held up for ever; the
+ * client reconnects and waits again, still behind the standbys.
  *
  * SQL decoding (pg_logical_slot_get_changes) builds its result in the
  * backend and is not gated; the README says what to do instead.
@@ -351,7 +354,20 @@ sf_gate_wait(XLogRecPtr lsn)
 			published = blocking;
 		}
 
+		/*
+		 * The walsender cannot see that the server is shutting down while it
+		 * waits here (that flag is walsender.c's own), and shutdown waits
+		 * for it: give up after wal_sender_timeout, as pg_failover_slots
+		 * does, and let the client reconnect and wait again.
+		 */
 		now = GetCurrentTimestamp();
+		if (wal_sender_timeout > 0 &&
+			TimestampDifferenceExceeds(since, now, wal_sender_timeout))
+			ereport(FATAL,
+					(errmsg("terminating walsender of replication slot \"%s\": \"%s\" did not flush %X/%X within \"%s\"",
+							NameStr(MyReplicationSlot->data.name), blocking,
+							LSN_FORMAT_ARGS(lsn), "wal_sender_timeout")));
+
 		if (TimestampDifferenceExceeds(last_keepalive, now, SF_GATE_KEEPALIVE_MS))
 		{
 			sf_gate_keepalive();

@@ -122,6 +122,26 @@ $primary->safe_psql('postgres',
 ok( $subscriber->poll_query_until('postgres', 'SELECT count(*) = 20 FROM public.gated'),
 	'clearing standby_slot_names releases it without the standby');
 
-$subscriber->stop;
+##########
+# A fast shutdown with a walsender waiting for a standby that is down
+# completes: the walsender gives up after wal_sender_timeout.
+##########
+$primary->safe_psql('postgres', q{
+ALTER SYSTEM SET slot_failover.standby_slot_names = 'standby_slot';
+ALTER SYSTEM SET wal_sender_timeout = '3s';
+SELECT pg_reload_conf();
+});
+$primary->safe_psql('postgres', 'INSERT INTO public.gated VALUES (21)');
+ok( $primary->poll_query_until(
+		'postgres', "SELECT gate_waiting FROM slot_failover.status WHERE slot_name = 'gated_sub'"),
+	'the walsender waits for the stopped standby');
+$log_offset = -s $primary->logfile;
 $primary->stop;
+like(slurp_file($primary->logfile, $log_offset),
+	qr/terminating walsender of replication slot "gated_sub": "standby_slot" did not flush/,
+	'a fast shutdown completes: the waiting walsender gave up');
+is($subscriber->safe_psql('postgres', 'SELECT count(*) FROM public.gated'),
+	'20', 'without sending what the standby does not have');
+
+$subscriber->stop;
 done_testing();
