@@ -23,6 +23,7 @@
 #include "access/xlog.h"
 #include "funcapi.h"
 #include "replication/slot.h"
+#include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "utils/guc.h"
 
@@ -90,6 +91,16 @@ static inline void
 sf_slot_acquire(const char *name)
 {
 	ReplicationSlotAcquire(name, true);
+}
+
+/*
+ * Does this process hold the lock in this mode?  (PG17: a third argument,
+ * orstronger.)
+ */
+static inline bool
+sf_lock_held_by_me(const LOCKTAG *tag, LOCKMODE mode)
+{
+	return LockHeldByMe(tag, mode);
 }
 
 /*

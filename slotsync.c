@@ -37,11 +37,24 @@
  *	  for a standby that no longer exists.
  *
  * Every row is handled in its own subtransaction, so that an error in one
- * leaves the others alone (pg_failover_slots #49).  Copies are never left
- * acquired between cycles: replay of DROP DATABASE fails if a slot of that
- * database is active, so a copy is acquired only while the database's
- * pg_database entry is locked (as PostgreSQL 17 does), and the startup
- * process waits for that lock before it drops the database's slots.
+ * leaves the others alone (pg_failover_slots #49).
+ *
+ * Protection: between cycles the worker holds every copy, that is, marks
+ * it active for its own PID without acquiring it, so that nobody can drop,
+ * advance or stream from it while this node is a standby (worker.c's log
+ * hook then names slot_failover in the error).  Replay of DROP DATABASE
+ * fails, and stops the standby, if a slot of that database is active.  So
+ * the worker holds a session lock on the pg_database entry of every
+ * database it holds logical copies in (held_databases), and touches such
+ * a copy only under that lock; the startup process takes the lock in
+ * AccessExclusiveLock mode before it drops the database's slots, so it
+ * waits.  At the start of each cycle, that is at least once per naptime,
+ * sf_yield_to_replay() lets go of the copies and lock of every database
+ * whose lock has a waiter, and replay goes on.  Invariants: a logical copy
+ * is held only while we hold its database's lock, and every database we
+ * hold a lock on is in held_databases.  A top-level abort releases session
+ * locks too, so an error in a cycle, promotion and exit first let go of
+ * every copy (sf_release_held_copies).
  *
  * When recovery ends, sf_standby_finish() drops the copies that never
  * became ready; the ready ones are ordinary persistent slots with a marker
@@ -78,9 +91,11 @@
 #include "replication/walreceiver.h"
 #include "storage/lmgr.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/snapmgr.h"
@@ -134,9 +149,14 @@ static bool sf_find_local(const char *name, LocalSlot *local);
 static void sf_sync_row(Row *row, Row *upstream, CopyEntry *entry);
 static void sf_sync_row_guarded(Row *row, Row *upstream, CopyEntry *entry);
 static const char *sf_logical_blocker(void);
+static bool sf_lock_database(Oid datoid);
+static bool sf_lock_has_waiter(const LOCKTAG *tag);
+static void sf_yield_to_replay(void);
 static void sf_create_copy(Row *row);
 static void sf_advance_copy(Row *row, bool make_ready);
-static void sf_release_copy(bool hold);
+static void sf_hold_copy(const char *name);
+static void sf_release_copy(void);
+static void sf_let_go(Oid datoid);
 static void sf_drop_copy(const char *name);
 static void sf_set_state(CopyEntry *entry, SlotFailoverCopyState state,
 						 const char *fmt,...) pg_attribute_printf(3, 4);
@@ -152,6 +172,9 @@ static XLogRecPtr last_replay = InvalidXLogRecPtr;
 /* said once until the settings change */
 static const char *warned_blocker = NULL;
 
+/* OIDs of the databases whose pg_database entry we hold a session lock on */
+static List *held_databases = NIL;
+
 /*
  * One cycle of the standby's role.  Does nothing unless replay moved since
  * the last cycle, or force is set (sync(), a reload, an error).
@@ -165,6 +188,9 @@ sf_standby_cycle(bool force)
 	int			nrows;
 	HASH_SEQ_STATUS seq;
 	CopyEntry  *entry;
+
+	/* first, since replay does not move while it waits for us */
+	sf_yield_to_replay();
 
 	if (!force && replay == last_replay && entries != NULL)
 		return;
@@ -376,6 +402,14 @@ sf_sync_row(Row *row, Row *upstream, CopyEntry *entry)
 	LocalSlot	local;
 	const char *blocker;
 
+	if (row->logical && !sf_lock_database(row->datoid))
+	{
+		sf_set_state(entry, SF_COPY_ERROR,
+					 "database %u of the slot does not exist on this standby",
+					 row->datoid);
+		return;
+	}
+
 	sf_find_local(NameStr(row->name), &local);
 
 	if (local.exists && !local.owned)
@@ -427,6 +461,10 @@ sf_sync_row(Row *row, Row *upstream, CopyEntry *entry)
 		return;
 	}
 
+	/* again after an error, which lets go of every copy */
+	if (local.exists)
+		sf_hold_copy(NameStr(row->name));
+
 	if (row->logical)
 	{
 		blocker = sf_logical_blocker();
@@ -441,18 +479,6 @@ sf_sync_row(Row *row, Row *upstream, CopyEntry *entry)
 			return;
 		}
 		warned_blocker = NULL;
-
-		/* serialize with replay of DROP DATABASE, which drops its slots */
-		LockSharedObject(DatabaseRelationId, row->datoid, 0, AccessShareLock);
-		if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(row->datoid)))
-		{
-			if (local.exists)
-				sf_drop_copy(NameStr(row->name));
-			sf_set_state(entry, SF_COPY_ERROR,
-						 "database %u of the slot does not exist on this standby",
-						 row->datoid);
-			return;
-		}
 	}
 
 	if (!local.exists)
@@ -525,6 +551,92 @@ sf_logical_blocker(void)
 }
 
 /*
+ * Lock the pg_database entry of a logical copy's database for the session,
+ * unless we already hold it, so that replay of DROP DATABASE waits for
+ * sf_yield_to_replay() instead of failing on a copy we hold.  Returns
+ * whether the database exists; if not, the lock is not kept.
+ *
+ * The database goes into held_databases before the lock is taken, so that
+ * an error cannot leave a lock nobody knows to release; the list may name
+ * databases we do not hold, and its users check.
+ */
+static bool
+sf_lock_database(Oid datoid)
+{
+	LOCKTAG		tag;
+	MemoryContext oldcxt;
+
+	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, datoid, 0);
+	if (sf_lock_held_by_me(&tag, AccessShareLock))
+		return true;
+
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	held_databases = list_append_unique_oid(held_databases, datoid);
+	MemoryContextSwitchTo(oldcxt);
+
+	/* waits while replay drops the database, which drops its slots */
+	LockSharedObjectForSession(DatabaseRelationId, datoid, 0, AccessShareLock);
+	AcceptInvalidationMessages();
+	if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(datoid)))
+	{
+		sf_let_go(datoid);
+		held_databases = list_delete_oid(held_databases, datoid);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Does a process wait for this lock?  On a standby only the startup process
+ * asks for a lock on a database that conflicts with ours, and others queue
+ * behind it.  Our partition lock keeps every PGPROC waiting for a lock of
+ * that partition in place; a PGPROC waiting in another partition cannot
+ * show our tag.
+ */
+static bool
+sf_lock_has_waiter(const LOCKTAG *tag)
+{
+	LWLock	   *partition_lock = LockHashPartitionLock(LockTagHashCode(tag));
+	bool		waiting = false;
+
+	LWLockAcquire(partition_lock, LW_SHARED);
+	for (uint32 i = 0; i < ProcGlobal->allProcCount && !waiting; i++)
+	{
+		LOCK	   *lock = ProcGlobal->allProcs[i].waitLock;
+
+		waiting = lock != NULL && memcmp(&lock->tag, tag, sizeof(LOCKTAG)) == 0;
+	}
+	LWLockRelease(partition_lock);
+	return waiting;
+}
+
+/*
+ * Let go of the copies and the lock of every database whose lock another
+ * process waits for: that is the startup process replaying DROP DATABASE,
+ * and replay stands still until we do.
+ */
+static void
+sf_yield_to_replay(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, held_databases)
+	{
+		Oid			datoid = lfirst_oid(lc);
+		LOCKTAG		tag;
+
+		SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, datoid, 0);
+		if (!sf_lock_has_waiter(&tag))
+			continue;
+		ereport(LOG,
+				(errmsg("letting go of copies of replication slots in database %u, which replay is about to drop",
+						datoid)));
+		sf_let_go(datoid);
+		held_databases = foreach_delete_current(held_databases, lc);
+	}
+}
+
+/*
  * Create a waiting copy of the row's slot, holding what is safe here.
  */
 static void
@@ -568,7 +680,7 @@ sf_create_copy(Row *row)
 
 	sf_marker_write(NameStr(row->name), row->identity, true);
 	ReplicationSlotPersist();
-	sf_release_copy(!row->logical);
+	sf_release_copy();
 
 	ereport(LOG,
 			(errmsg("created copy of replication slot \"%s\", waiting for it to become ready",
@@ -641,43 +753,51 @@ sf_advance_copy(Row *row, bool make_ready)
 	if (make_ready)
 		sf_marker_write(NameStr(row->name), row->identity, false);
 
-	sf_release_copy(!row->logical);
+	sf_release_copy();
 }
 
 /*
- * Release the copy we acquired.  With hold, it stays marked active for
- * this worker, so that nobody else can drop, advance or stream from it
- * while this node is a standby (they get "replication slot ... is active
- * for PID", and worker.c's log hook adds that slot_failover keeps it).
- *
- * Only physical copies are held: replay of DROP DATABASE fails on an
- * active slot of that database, so logical copies must stay inactive.
- * PostgreSQL 15 cannot decode or advance them during recovery anyway.
+ * Mark one of our copies active for this worker, without acquiring it, so
+ * that nobody else can drop, advance or stream from it while this node is a
+ * standby: they get "replication slot ... is active for PID", and worker.c's
+ * log hook adds that slot_failover keeps it.  A logical copy's database
+ * must be locked (sf_lock_database).
  */
 static void
-sf_release_copy(bool hold)
+sf_hold_copy(const char *name)
 {
-	ReplicationSlot *slot = MyReplicationSlot;
-
-	ReplicationSlotRelease();
-	if (!hold)
-		return;
+	ReplicationSlot *slot;
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	SpinLockAcquire(&slot->mutex);
-	if (slot->in_use && slot->active_pid == 0)
-		slot->active_pid = MyProcPid;
-	SpinLockRelease(&slot->mutex);
+	slot = SearchNamedReplicationSlot(name, false);
+	if (slot != NULL)
+	{
+		SpinLockAcquire(&slot->mutex);
+		if (slot->active_pid == 0)
+			slot->active_pid = MyProcPid;
+		SpinLockRelease(&slot->mutex);
+	}
 	LWLockRelease(ReplicationSlotControlLock);
 }
 
 /*
- * Let go of every copy held by sf_release_copy: at the end of recovery, and
- * when the worker exits.  PostgreSQL would otherwise see them active for a
- * process that is gone.
+ * Release the copy we acquired, and go on holding it.
  */
-void
-sf_release_held_copies(void)
+static void
+sf_release_copy(void)
+{
+	NameData	name = MyReplicationSlot->data.name;
+
+	ReplicationSlotRelease();
+	sf_hold_copy(NameStr(name));
+}
+
+/*
+ * Stop holding the copies of one database, then release its lock if we
+ * hold it; with InvalidOid, stop holding every copy and release no lock.
+ */
+static void
+sf_let_go(Oid datoid)
 {
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	for (int i = 0; i < max_replication_slots; i++)
@@ -688,7 +808,8 @@ sf_release_held_copies(void)
 		if (!slot->in_use || slot == MyReplicationSlot)
 			continue;
 		SpinLockAcquire(&slot->mutex);
-		if (slot->active_pid == MyProcPid)
+		if (slot->active_pid == MyProcPid &&
+			(!OidIsValid(datoid) || slot->data.database == datoid))
 		{
 			slot->active_pid = 0;
 			released = true;
@@ -698,6 +819,35 @@ sf_release_held_copies(void)
 			ConditionVariableBroadcast(&slot->active_cv);
 	}
 	LWLockRelease(ReplicationSlotControlLock);
+
+	if (OidIsValid(datoid))
+	{
+		LOCKTAG		tag;
+
+		SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, datoid, 0);
+		if (sf_lock_held_by_me(&tag, AccessShareLock))
+			UnlockSharedObjectForSession(DatabaseRelationId, datoid, 0,
+										 AccessShareLock);
+	}
+}
+
+/*
+ * Stop holding every copy, and release every database lock: at the end of
+ * recovery, when the worker exits (PostgreSQL would otherwise see the
+ * copies active for a process that is gone, and a session lock survives a
+ * background worker's exit), and before a failed cycle aborts its
+ * transaction, which releases the locks but not the copies.
+ */
+void
+sf_release_held_copies(void)
+{
+	ListCell   *lc;
+
+	sf_let_go(InvalidOid);
+	foreach(lc, held_databases)
+		sf_let_go(lfirst_oid(lc));
+	list_free(held_databases);
+	held_databases = NIL;
 }
 
 /*
@@ -719,7 +869,9 @@ static void
 sf_drop_orphans(Row *rows, int nrows)
 {
 	List	   *names = NIL;
-	ListCell   *lc;
+	List	   *databases = NIL;
+	ListCell   *lc_name;
+	ListCell   *lc_database;
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	for (int i = 0; i < max_replication_slots; i++)
@@ -732,16 +884,24 @@ sf_drop_orphans(Row *rows, int nrows)
 		for (int r = 0; r < nrows && !has_row; r++)
 			has_row = strcmp(NameStr(rows[r].name), NameStr(slot->data.name)) == 0;
 		if (!has_row)
+		{
 			names = lappend(names, pstrdup(NameStr(slot->data.name)));
+			databases = lappend_oid(databases, slot->data.database);
+		}
 	}
 	LWLockRelease(ReplicationSlotControlLock);
 
-	foreach(lc, names)
+	forboth(lc_name, names, lc_database, databases)
 	{
-		const char *name = lfirst(lc);
+		const char *name = lfirst(lc_name);
+		Oid			datoid = lfirst_oid(lc_database);
 
-		if (sf_marker_exists(name))
-			sf_drop_copy(name);
+		if (!sf_marker_exists(name))
+			continue;
+		/* a database that is gone took its slots with it */
+		if (OidIsValid(datoid) && !sf_lock_database(datoid))
+			continue;
+		sf_drop_copy(name);
 	}
 }
 

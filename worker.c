@@ -255,29 +255,41 @@ sf_shmem_startup(void)
 }
 
 /*
- * Say why a copy on a standby cannot be used.  The worker holds the
- * physical copies (slotsync.c), so PostgreSQL refuses them as "active for
- * PID n"; when n is the worker, add a hint that names slot_failover.
+ * Say why a copy on a standby cannot be used, in the errors PostgreSQL
+ * raises for it.  The worker holds every copy (slotsync.c), so dropping,
+ * advancing or streaming from one fails with "active for PID n": when n is
+ * the worker, add a hint that names slot_failover.  Logical decoding fails
+ * earlier, for any slot, during recovery: add the hint when this standby
+ * has copies.  ncopies is read without its lock; this is only a hint.
  */
 static void
 sf_explain_held_copy(ErrorData *edata)
 {
-	const char *pid_text;
-	pid_t		worker_pid;
+	const char *hint = NULL;
 
 	if (edata->elevel == ERROR && edata->hint == NULL &&
-		edata->message_id != NULL && sf_shared != NULL &&
-		strcmp(edata->message_id, "replication slot \"%s\" is active for PID %d") == 0 &&
-		(pid_text = strrchr(edata->message, ' ')) != NULL)
+		edata->message_id != NULL && sf_shared != NULL)
 	{
-		SpinLockAcquire(&sf_shared->mutex);
-		worker_pid = sf_shared->worker_pid;
-		SpinLockRelease(&sf_shared->mutex);
+		const char *pid_text = strrchr(edata->message, ' ');
 
-		if (worker_pid != 0 && atoi(pid_text + 1) == (int) worker_pid)
-			edata->hint = MemoryContextStrdup(ErrorContext,
-											  _("The slot is a copy kept by slot_failover for failover; it can be used once this standby is promoted."));
+		if (strcmp(edata->message_id, "replication slot \"%s\" is active for PID %d") == 0 &&
+			pid_text != NULL)
+		{
+			pid_t		worker_pid;
+
+			SpinLockAcquire(&sf_shared->mutex);
+			worker_pid = sf_shared->worker_pid;
+			SpinLockRelease(&sf_shared->mutex);
+			if (worker_pid != 0 && atoi(pid_text + 1) == (int) worker_pid)
+				hint = _("The slot is a copy kept by slot_failover for failover; it can be used once this standby is promoted.");
+		}
+		else if (strcmp(edata->message_id, "logical decoding cannot be used while in recovery") == 0 &&
+				 sf_shared->ncopies > 0)
+			hint = _("The logical slots of this standby are copies kept by slot_failover for failover; they can be used once this standby is promoted.");
 	}
+
+	if (hint != NULL)
+		edata->hint = MemoryContextStrdup(ErrorContext, hint);
 
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
@@ -565,6 +577,7 @@ sf_run_cycle(MemoryContext cycle_context)
 		FlushErrorState();
 		if (MyReplicationSlot != NULL)
 			ReplicationSlotRelease();
+		sf_release_held_copies();
 		AbortOutOfAnyTransaction();
 		LWLockReleaseAll();
 		sf_primary_forget();

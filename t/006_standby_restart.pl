@@ -88,14 +88,24 @@ ok( $standby->poll_query_until(
 		"SELECT count(*) = 1 FROM pg_replication_slots WHERE slot_name = 'doomed_slot'"),
 	'the slot in the doomed database has a copy');
 
-# Drop the slot and the database at once, before the worker deletes the
-# row: the standby replays DROP DATABASE while the copy still exists.
+# Drop the slot and the database while the primary's worker naps, so that
+# its row is still there: the standby replays DROP DATABASE while the
+# worker holds the copy, and must let go of it for replay to go on.
+$primary->safe_psql('postgres', "ALTER SYSTEM SET slot_failover.naptime = '1h'");
+$primary->reload;
+$primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
+my $log_offset = -s $standby->logfile;
 $primary->safe_psql('postgres', "SELECT pg_drop_replication_slot('doomed_slot')");
 $primary->safe_psql('postgres', 'DROP DATABASE doomed');
 $primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (2)');
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM public.t'),
 	'2', 'the standby replays past DROP DATABASE');
+$standby->wait_for_log(
+	qr/LOG:  letting go of copies of replication slots in database \d+, which replay is about to drop/,
+	$log_offset);
+$primary->safe_psql('postgres', 'ALTER SYSTEM RESET slot_failover.naptime');
+$primary->reload;
 ok( $standby->poll_query_until(
 		'postgres',
 		"SELECT count(*) = 0 FROM pg_replication_slots WHERE slot_name = 'doomed_slot'"),
