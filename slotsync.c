@@ -65,9 +65,11 @@
  *
  * Crash safety: a copy is created RS_EPHEMERAL, given its reservation and
  * its marker, then persisted; a crash before that leaves nothing, since
- * PostgreSQL does not restore ephemeral slots.  Positions are saved to disk
- * (ReplicationSlotSave) before the in-memory horizons that other processes
- * see are moved, as PostgreSQL's own slots do.
+ * PostgreSQL does not restore ephemeral slots.  A logical copy whose
+ * restart_lsn or catalog_xmin moved is saved to disk (ReplicationSlotSave)
+ * before the in-memory horizons that other processes see are moved; other
+ * moves are saved by the next restartpoint before it removes WAL.  This is
+ * what PostgreSQL does for its own slots.
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -129,6 +131,10 @@ typedef struct CopyEntry
 	TimestampTz changed_at;		/* when state or reason last changed */
 	bool		seen;			/* has a row this cycle */
 	bool		had_copy;		/* a local copy existed after the last cycle */
+
+	/* the ready copy we hold since the last cycle, or NULL; its identity */
+	ReplicationSlot *slot;
+	int64		identity;
 } CopyEntry;
 
 /* A local slot, as far as we need it. */
@@ -148,19 +154,20 @@ static Row *sf_read_rows(int *nrows);
 static bool sf_find_local(const char *name, LocalSlot *local);
 static void sf_sync_row(Row *row, Row *upstream, CopyEntry *entry);
 static void sf_sync_row_guarded(Row *row, Row *upstream, CopyEntry *entry);
+static bool sf_sync_held_copy(Row *row, Row *upstream, CopyEntry *entry);
 static const char *sf_logical_blocker(void);
 static bool sf_lock_database(Oid datoid);
 static bool sf_lock_has_waiter(const LOCKTAG *tag);
 static void sf_yield_to_replay(void);
 static void sf_create_copy(Row *row);
-static void sf_advance_copy(Row *row, bool make_ready);
+static ReplicationSlot *sf_advance_copy(Row *row, bool make_ready);
 static void sf_hold_copy(const char *name);
 static void sf_release_copy(void);
 static void sf_let_go(Oid datoid);
 static void sf_drop_copy(const char *name);
 static void sf_set_state(CopyEntry *entry, SlotFailoverCopyState state,
 						 const char *fmt,...) pg_attribute_printf(3, 4);
-static void sf_drop_orphans(Row *rows, int nrows);
+static void sf_drop_orphans(void);
 static void sf_publish(void);
 
 /* per-row state, in TopMemoryContext */
@@ -168,6 +175,9 @@ static HTAB *entries = NULL;
 
 /* replay position of the last cycle that did any work */
 static XLogRecPtr last_replay = InvalidXLogRecPtr;
+
+/* a copy's positions moved; the global horizons follow at the end of the cycle */
+static bool horizons_moved = false;
 
 /* said once until the settings change */
 static const char *warned_blocker = NULL;
@@ -229,13 +239,23 @@ sf_standby_cycle(bool force)
 			entry->state = SF_COPY_WAITING;
 			entry->reason[0] = '\0';
 			entry->had_copy = false;
+			entry->slot = NULL;
 			entry->changed_at = GetCurrentTimestamp();
 		}
 		entry->seen = true;
-		sf_sync_row_guarded(&rows[i], upstream, entry);
+		if (!sf_sync_held_copy(&rows[i], upstream, entry))
+			sf_sync_row_guarded(&rows[i], upstream, entry);
 	}
 
-	sf_drop_orphans(rows, nrows);
+	/* once for all copies, after those that needed it were saved */
+	if (horizons_moved)
+	{
+		ReplicationSlotsComputeRequiredXmin(false);
+		ReplicationSlotsComputeRequiredLSN();
+		horizons_moved = false;
+	}
+
+	sf_drop_orphans();
 	CommitTransactionCommand();
 
 	/* forget rows that are gone */
@@ -388,6 +408,7 @@ sf_sync_row_guarded(Row *row, Row *upstream, CopyEntry *entry)
 					(errmsg("could not synchronize replication slot \"%s\": %s",
 							NameStr(row->name), edata->message)));
 		sf_set_state(entry, SF_COPY_ERROR, "%s", edata->message);
+		entry->slot = NULL;
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
@@ -401,7 +422,9 @@ sf_sync_row(Row *row, Row *upstream, CopyEntry *entry)
 {
 	LocalSlot	local;
 	const char *blocker;
+	ReplicationSlot *copy;
 
+	entry->slot = NULL;
 	if (row->logical && !sf_lock_database(row->datoid))
 	{
 		sf_set_state(entry, SF_COPY_ERROR,
@@ -522,15 +545,64 @@ sf_sync_row(Row *row, Row *upstream, CopyEntry *entry)
 						 upstream->catalog_xmin);
 			return;
 		}
-		sf_advance_copy(row, true);
+		copy = sf_advance_copy(row, true);
 		ereport(LOG,
 				(errmsg("copy of replication slot \"%s\" is ready for failover",
 						NameStr(row->name))));
 	}
 	else
-		sf_advance_copy(row, false);
+		copy = sf_advance_copy(row, false);
 
 	sf_set_state(entry, SF_COPY_READY, "%s", "");
+	entry->slot = copy;
+	entry->identity = row->identity;
+}
+
+/*
+ * The common case, without a subtransaction, marker read or slot search: a
+ * copy that was ready after the last cycle, that we still hold, and whose
+ * row names the same slot.  A physical copy's restart_lsn, or a logical
+ * copy's confirmed_flush, moves forward in place, as the copy's holder may,
+ * and the copy is marked dirty for the next restartpoint to save, as core
+ * does for the slots of its walsenders (PhysicalConfirmReceivedLocation,
+ * LogicalConfirmReceivedLocation).  Returns false if the row needs
+ * sf_sync_row: a new restart_lsn or catalog_xmin of a logical slot needs its
+ * snapshot written and the copy saved.
+ */
+static bool
+sf_sync_held_copy(Row *row, Row *upstream, CopyEntry *entry)
+{
+	ReplicationSlot *slot = entry->slot;
+	bool		handled;
+
+	if (slot == NULL || entry->state != SF_COPY_READY || row == upstream ||
+		row->identity != entry->identity || row->invalidated ||
+		(row->logical && sf_logical_blocker() != NULL))
+		return false;
+
+	/* while we hold it, nobody else can drop or move it */
+	SpinLockAcquire(&slot->mutex);
+	handled = slot->in_use && slot->active_pid == MyProcPid &&
+		strcmp(NameStr(slot->data.name), NameStr(row->name)) == 0;
+	if (handled && row->logical)
+	{
+		handled = row->restart_lsn == slot->data.restart_lsn &&
+			row->catalog_xmin == slot->data.catalog_xmin;
+		if (handled && row->confirmed_flush > slot->data.confirmed_flush)
+		{
+			slot->data.confirmed_flush = row->confirmed_flush;
+			slot->just_dirtied = slot->dirty = true;
+		}
+	}
+	else if (handled && row->restart_lsn > slot->data.restart_lsn)
+	{
+		slot->data.restart_lsn = row->restart_lsn;
+		slot->just_dirtied = slot->dirty = true;
+		horizons_moved = true;
+	}
+	SpinLockRelease(&slot->mutex);
+
+	return handled;
 }
 
 /*
@@ -689,13 +761,20 @@ sf_create_copy(Row *row)
 
 /*
  * Move a copy forward to the row's positions, never backwards.  With
- * make_ready, the copy's marker then says it is ready.
+ * make_ready, the copy's marker then says it is ready.  Returns the copy,
+ * which we go on holding.
  *
  * A logical copy's restart_lsn (and the catalog_xmin that goes with it)
  * moves only to a point whose decoding snapshot the row carries, which is
  * written here first: decoding after promotion must find it there.
+ *
+ * As in core, a logical slot whose restart_lsn or catalog_xmin moved is
+ * saved before its effective horizon moves, so that after a crash it still
+ * holds what it claims; other changes are only marked dirty, and saved by
+ * the next restartpoint before it removes WAL.  The global horizons follow
+ * at the end of the cycle (horizons_moved): until then they hold more.
  */
-static void
+static ReplicationSlot *
 sf_advance_copy(Row *row, bool make_ready)
 {
 	ReplicationSlot *slot;
@@ -739,21 +818,21 @@ sf_advance_copy(Row *row, bool make_ready)
 
 	if (changed)
 	{
-		/* on disk before anybody may remove what the old values held */
 		ReplicationSlotMarkDirty();
-		ReplicationSlotSave();
+		if (row->logical && move_restart)
+			ReplicationSlotSave();
 
 		SpinLockAcquire(&slot->mutex);
 		slot->effective_catalog_xmin = slot->data.catalog_xmin;
 		SpinLockRelease(&slot->mutex);
-		ReplicationSlotsComputeRequiredXmin(false);
-		ReplicationSlotsComputeRequiredLSN();
+		horizons_moved = true;
 	}
 
 	if (make_ready)
 		sf_marker_write(NameStr(row->name), row->identity, false);
 
 	sf_release_copy();
+	return slot;
 }
 
 /*
@@ -862,11 +941,11 @@ sf_drop_copy(const char *name)
 }
 
 /*
- * Drop our copies that no row asks for any more.  A slot without a marker
- * is never touched.
+ * Drop our copies that no row of this cycle (an entry marked seen) asks
+ * for any more.  A slot without a marker is never touched.
  */
 static void
-sf_drop_orphans(Row *rows, int nrows)
+sf_drop_orphans(void)
 {
 	List	   *names = NIL;
 	List	   *databases = NIL;
@@ -877,13 +956,12 @@ sf_drop_orphans(Row *rows, int nrows)
 	for (int i = 0; i < max_replication_slots; i++)
 	{
 		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
-		bool		has_row = false;
+		CopyEntry  *entry;
 
 		if (!slot->in_use || slot->data.persistency != RS_PERSISTENT)
 			continue;
-		for (int r = 0; r < nrows && !has_row; r++)
-			has_row = strcmp(NameStr(rows[r].name), NameStr(slot->data.name)) == 0;
-		if (!has_row)
+		entry = hash_search(entries, NameStr(slot->data.name), HASH_FIND, NULL);
+		if (entry == NULL || !entry->seen)
 		{
 			names = lappend(names, pstrdup(NameStr(slot->data.name)));
 			databases = lappend_oid(databases, slot->data.database);
