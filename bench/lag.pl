@@ -1,98 +1,117 @@
 # Copyright (c) 2026, slot_failover developers
 
 # Lag from a primary slot's advance to its copy's advance on a streaming
-# standby, for 1, 10 and 100 marked slots, with the default naptime.
-# Not a test: run it with bench/run, which prints the figures.
+# standby, for 1, 10, 100 and 1,000 marked physical slots, with the default
+# naptime.  Each round writes a row on the primary and advances every marked
+# slot to the current position; a session on the standby, started before,
+# polls every millisecond until every copy has moved and reports when.  Both
+# clocks are the same machine's.  The lag is that time minus the moment the
+# last slot was advanced; a round's figure covers all its slots.
+# Both workers wake every naptime, so rounds that follow each other at a
+# steady pace would meet them at the same phase every time.  Each round
+# therefore restarts the primary's worker with sync(), waits a random part
+# of a naptime, restarts the standby's, and waits again before it advances
+# the slots: the rounds sample every phase, as unrelated clients would.
+# Environment: SF_BENCH_ROUNDS (default 50), SF_BENCH_SLOTS (1,10,100,1000).
+# Not a test: run it with bench/run lag.
 use strict;
 use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use Time::HiRes qw(sleep);
+use FindBin;
+use lib $FindBin::RealBin;
+use SlotFailoverBench;
 
 my $rounds = $ENV{SF_BENCH_ROUNDS} // 50;
-my @counts = split /,/, ($ENV{SF_BENCH_SLOTS} // '1,10,100');
+my @counts = split /,/, ($ENV{SF_BENCH_SLOTS} // '1,10,100,1000');
+my $max_slots = $counts[-1] + 20;
+my $naptime = 0.1;    # seconds; the default
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'slot_failover'
-max_replication_slots = 250
-});
-$primary->start;
+my $primary = new_primary('primary', max_slots => $max_slots);
 $primary->safe_psql(
 	'postgres', q{
-CREATE EXTENSION slot_failover;
 CREATE TABLE bench (i int);
--- advance every bench slot to the current position; when that was done
+-- advance every marked slot to the current position; when that was done
 CREATE FUNCTION advance_all() RETURNS timestamptz LANGUAGE plpgsql AS $$
 DECLARE target pg_lsn;
 BEGIN
 	target := pg_current_wal_lsn();
 	PERFORM pg_replication_slot_advance(slot_name, target)
-	FROM pg_replication_slots WHERE slot_name LIKE 'bench\_%';
+	FROM pg_replication_slots WHERE slot_name LIKE 'lag\_%';
 	RETURN clock_timestamp();
 END $$;
 -- on the standby: wait until n copies moved past a position; when that was
-CREATE FUNCTION wait_copies(since pg_lsn, n int) RETURNS timestamptz LANGUAGE plpgsql AS $$
+-- (a procedure that commits between looks holds no snapshot, which replay
+-- of the primary's pruning would otherwise cancel)
+CREATE PROCEDURE wait_copies(since pg_lsn, n int, INOUT done float8 DEFAULT NULL)
+LANGUAGE plpgsql AS $$
 BEGIN
 	LOOP
 		IF (SELECT count(*) FROM pg_replication_slots
-			WHERE slot_name LIKE 'bench\_%' AND restart_lsn > since) >= n THEN
-			RETURN clock_timestamp();
+			WHERE slot_name LIKE 'lag\_%' AND restart_lsn > since) >= n THEN
+			done := extract(epoch FROM clock_timestamp());
+			RETURN;
 		END IF;
-		PERFORM pg_sleep(0.0005);
+		COMMIT;
+		PERFORM pg_sleep(0.001);
 	END LOOP;
 END $$;
 });
-$primary->backup('backup');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'backup', has_streaming => 1);
-$standby->start;
+my $standby = new_standby($primary, 'standby');
 
-my @table;
+my ($table, $tsv, $marked) = ('', '', 0);
 for my $n (@counts)
 {
-	$primary->safe_psql(
-		'postgres', qq{
-SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'bench\\_%';
-SELECT pg_create_physical_replication_slot('bench_' || i, true) FROM generate_series(1, $n) i;
-SELECT slot_failover.mark(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'bench\\_%';
-SELECT advance_all();
-SELECT slot_failover.sync();
-});
-	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+	mark_new_slots($primary, 'lag', $marked + 1, $n);
+	$marked = $n;
+	my $lsn = $primary->safe_psql('postgres',
+		'SELECT advance_all(); SELECT slot_failover.sync()');
+	$primary->wait_for_catchup($standby, 'replay', (split /\n/, $lsn)[1]);
 	$standby->poll_query_until('postgres',
-		"SELECT count(*) = $n FROM slot_failover.status WHERE state = 'ready' AND slot_name LIKE 'bench\\_%'")
-	  or die "copies did not become ready";
+		"SELECT count(*) = $n FROM slot_failover.status WHERE state = 'ready' AND slot_name LIKE 'lag\\_%'"
+	) or die "the copies of $n slots did not become ready";
 
 	my @lags;
 	for my $round (1 .. $rounds)
 	{
 		my $since = $standby->safe_psql('postgres',
-			"SELECT max(restart_lsn) FROM pg_replication_slots WHERE slot_name LIKE 'bench\\_%'");
+			"SELECT max(restart_lsn) FROM pg_replication_slots WHERE slot_name LIKE 'lag\\_%'");
 		my ($out, $err) = ('', '');
 		my $waiter = IPC::Run::start(
-			[ 'psql', '-XAtq', '-d', $standby->connstr('postgres'),
-			  '-c', "SELECT extract(epoch FROM wait_copies('$since', $n))" ],
+			[
+				'psql', '-XAtq', '-d', $standby->connstr('postgres'),
+				'-c', "CALL wait_copies('$since', $n)"
+			],
 			'>', \$out, '2>', \$err);
 		$standby->poll_query_until('postgres',
-			"SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE 'SELECT extract(epoch FROM wait_copies%' AND state = 'active'"
+			"SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE 'CALL wait_copies%' AND state = 'active'"
 		) or die "the waiter did not start";
+		$primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
+		sleep(rand($naptime));
+		$standby->safe_psql('postgres', 'SELECT slot_failover.sync()');
+		sleep(rand($naptime));
 		my $t0 = $primary->safe_psql('postgres',
 			"INSERT INTO bench VALUES ($round); SELECT extract(epoch FROM advance_all())");
 		$waiter->finish or die "wait_copies failed: $err";
 		push @lags, ($out - $t0) * 1000.0;
 	}
-	@lags = sort { $a <=> $b } @lags;
-	my $p = sub { $lags[ int(($_[0] / 100.0) * (@lags - 1) + 0.5) ] };
-	push @table, sprintf("| %5d | %7.1f | %7.1f | %7.1f |", $n, $p->(50), $p->(99), $lags[-1]);
+	my @p = (percentile(50, @lags), percentile(99, @lags), percentile(100, @lags));
+	$table .= sprintf("| %d | %.1f | %.1f | %.1f |\n", $n, @p);
+	$tsv .= join("\t", $n, map { sprintf '%.1f', $_ } @p) . "\n";
 }
 
-diag "lag from a primary slot's advance to its copy's advance (ms), $rounds rounds, naptime 100ms";
-diag "| slots |     p50 |     p99 |     max |";
-diag "|------:|--------:|--------:|--------:|";
-diag $_ for @table;
+my $note = $rounds < 100 ? "\nWith fewer than 100 rounds, p99 is the largest." : '';
+write_result(
+	'lag', 'Lag: primary slot advance to standby copy advance', qq{Time from advancing every marked slot on the primary until every copy on
+the standby has moved, in ms; $rounds rounds per row, each at a random phase of
+both workers' naptime (100 ms, the default).$note
+
+| slots | p50 | p99 | max |
+|------:|----:|----:|----:|
+$table},
+	tsv => "# slots\tp50\tp99\tmax\n$tsv");
 ok(1, 'bench ran');
 done_testing();
