@@ -213,21 +213,23 @@ sf_gate_attach(Port *port, int status)
 
 /*
  * The walsender's putmessage_noblock: hold back XLogData of a marked slot
- * until the listed standbys have flushed the WAL it describes.
+ * until the listed standbys have flushed the WAL it describes.  This runs
+ * for every message, so a message the standbys are known to have is let
+ * through before anything costlier, such as whether the slot is marked.
  */
 static void
 sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
 {
 	if (msgtype == 'd' && len >= 17 && s[0] == 'w' &&
 		standby_slots != NULL && standby_slots->n > 0 &&
-		MyReplicationSlot != NULL && SlotIsLogical(MyReplicationSlot) &&
-		sf_gate_slot_marked())
+		MyReplicationSlot != NULL && SlotIsLogical(MyReplicationSlot))
 	{
 		uint64		lsn;
 
 		memcpy(&lsn, s + 1, sizeof(lsn));
 		lsn = pg_ntoh64(lsn);
-		if (lsn != InvalidXLogRecPtr && lsn > gate_passed_upto)
+		if (lsn != InvalidXLogRecPtr && lsn > gate_passed_upto &&
+			sf_gate_slot_marked())
 			sf_gate_wait(lsn);
 		if (lsn != InvalidXLogRecPtr)
 			gate_last_sent = lsn;
