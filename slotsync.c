@@ -176,7 +176,7 @@ static HTAB *entries = NULL;
 /* replay position of the last cycle that did any work */
 static XLogRecPtr last_replay = InvalidXLogRecPtr;
 
-/* a copy's positions moved; the global horizons follow at the end of the cycle */
+/* a copy moved: the global horizons follow at the end of the cycle */
 static bool horizons_moved = false;
 
 /* said once until the settings change */
