@@ -771,8 +771,11 @@ sf_create_copy(Row *row)
  * As in core, a logical slot whose restart_lsn or catalog_xmin moved is
  * saved before its effective horizon moves, so that after a crash it still
  * holds what it claims; other changes are only marked dirty, and saved by
- * the next restartpoint before it removes WAL.  The global horizons follow
- * at the end of the cycle (horizons_moved): until then they hold more.
+ * the next restartpoint before it removes WAL.  A copy becoming ready is
+ * saved before its marker says so: a promotion right after a crash must not
+ * find a ready copy with the positions of its reservation (a logical one
+ * without a confirmed_flush).  The global horizons follow at the end of
+ * the cycle (horizons_moved): until then they hold more.
  */
 static ReplicationSlot *
 sf_advance_copy(Row *row, bool make_ready)
@@ -819,7 +822,7 @@ sf_advance_copy(Row *row, bool make_ready)
 	if (changed)
 	{
 		ReplicationSlotMarkDirty();
-		if (row->logical && move_restart)
+		if ((row->logical && move_restart) || make_ready)
 			ReplicationSlotSave();
 
 		SpinLockAcquire(&slot->mutex);
