@@ -98,46 +98,57 @@ sub wait_sent
 		"SELECT extract(epoch FROM wait_sent('$slot', '$end'))");
 }
 
+# With the gate set to $gate, make the marked slot $slot with $create (SQL),
+# start a consumer on it, and run $measure with the time it started and
+# the walsender's pid; then stop the consumer and drop the slot.  Returns
+# what $measure returns.
+sub with_consumer
+{
+	my ($gate, $slot, $create, $measure) = @_;
+	set_gate($gate);
+	$primary->safe_psql('postgres', "$create; SELECT slot_failover.mark('$slot')");
+	my $start = time;
+	my $consumer = start_consumer($primary, $slot);
+	$primary->poll_query_until('postgres',
+		"SELECT active_pid IS NOT NULL FROM pg_replication_slots WHERE slot_name = '$slot'")
+	  or die "the consumer did not start";
+	my $walsender = $primary->safe_psql('postgres',
+		"SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$slot'");
+	my @result = $measure->($start, $walsender);
+	$consumer->kill_kill;
+	$primary->safe_psql('postgres', "SELECT pg_drop_replication_slot('$slot')");
+	return @result;
+}
+
 # A consumer streaming the backlog of slot backlog: its throughput in tx/s,
 # and the CPU time its walsender used, in µs per transaction.
 sub drain
 {
 	my ($gate, $end) = @_;
-	set_gate($gate);
-	$primary->safe_psql('postgres', q{
-SELECT pg_copy_logical_replication_slot('backlog', 'drain');
-SELECT slot_failover.mark('drain');
-});
-	my $start = time;
-	my $consumer = start_consumer($primary, 'drain');
-	$primary->poll_query_until('postgres',
-		"SELECT active_pid IS NOT NULL FROM pg_replication_slots WHERE slot_name = 'drain'")
-	  or die "the consumer did not start";
-	my $walsender = $primary->safe_psql('postgres',
-		"SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'drain'");
-	my $done = wait_sent('drain', $end);
-	my $cpu = cpu_seconds($walsender);
-	$consumer->kill_kill;
-	$primary->safe_psql('postgres', "SELECT pg_drop_replication_slot('drain')");
-	return ($transactions / ($done - $start), 1e6 * $cpu / $transactions);
+	return with_consumer(
+		$gate, 'drain',
+		"SELECT pg_copy_logical_replication_slot('backlog', 'drain')",
+		sub {
+			my ($start, $walsender) = @_;
+			my $done = wait_sent('drain', $end);
+			return ($transactions / ($done - $start),
+				1e6 * cpu_seconds($walsender) / $transactions);
+		});
 }
 
 # Consumer throughput while the load runs, in tx/s; and the load's tps.
 sub stream
 {
 	my ($gate) = @_;
-	set_gate($gate);
-	$primary->safe_psql('postgres', q{
-SELECT pg_create_logical_replication_slot('live', 'test_decoding');
-SELECT slot_failover.mark('live');
-});
-	my $start = time;
-	my $consumer = start_consumer($primary, 'live');
-	my ($end, $tps) = load($transactions / 4);
-	my $done = wait_sent('live', $end);
-	$consumer->kill_kill;
-	$primary->safe_psql('postgres', "SELECT pg_drop_replication_slot('live')");
-	return ($transactions / 4 / ($done - $start), $tps);
+	return with_consumer(
+		$gate, 'live',
+		"SELECT pg_create_logical_replication_slot('live', 'test_decoding')",
+		sub {
+			my ($start) = @_;
+			my ($end, $tps) = load($transactions / 4);
+			my $done = wait_sent('live', $end);
+			return ($transactions / 4 / ($done - $start), $tps);
+		});
 }
 
 $primary->safe_psql('postgres',
