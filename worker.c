@@ -549,6 +549,13 @@ sf_run_cycle(MemoryContext cycle_context)
 	MemoryContextReset(cycle_context);
 	MemoryContextSwitchTo(cycle_context);
 
+	/*
+	 * A background worker sets the statement start time itself (as
+	 * worker_spi does); the cycle's transactions take it as now(), which
+	 * the rows we write record as updated_at.
+	 */
+	SetCurrentStatementStartTimestamp();
+
 	PG_TRY();
 	{
 		/* recovery ended: copies that were not ready go */

@@ -53,6 +53,7 @@ my $before = $primary->safe_psql('postgres',
 	q{SELECT string_agg(coalesce(confirmed_flush_lsn, restart_lsn)::text, ' ' ORDER BY slot_name) FROM slot_failover.slots}
 );
 
+my $moved_at = $primary->safe_psql('postgres', 'SELECT now()');
 $primary->safe_psql('postgres', 'INSERT INTO public.t SELECT generate_series(1, 100)');
 my $changes = $primary->safe_psql('postgres',
 	q{SELECT count(*) FROM pg_logical_slot_get_changes('decoding', NULL, NULL) WHERE data LIKE 'table public.t: INSERT%'}
@@ -75,6 +76,11 @@ my $after = $primary->safe_psql('postgres',
 	q{SELECT string_agg(coalesce(confirmed_flush_lsn, restart_lsn)::text, ' ' ORDER BY slot_name) FROM slot_failover.slots}
 );
 isnt($after, $before, 'rows moved forward');
+is( $primary->safe_psql(
+		'postgres',
+		"SELECT count(*) FROM slot_failover.slots WHERE updated_at < '$moved_at'"),
+	'0',
+	'each row says when the worker wrote it');
 is( $primary->safe_psql(
 		'postgres', q{SELECT count(*) FROM slot_failover.status WHERE lag_bytes <> 0}),
 	'0',
