@@ -49,8 +49,15 @@ my $recvlogical = IPC::Run::start(
 	],
 	'>', \$recv_out, '2>', \$recv_err);
 
-# Let both clients confirm everything written so far, and the table record
-# it exactly.
+# Nothing in the window may be left for PostgreSQL to clean up later.
+$primary->safe_psql('postgres', 'VACUUM');
+$primary->safe_psql('postgres', 'CHECKPOINT');
+
+# Let both clients confirm everything written so far, and the standby's
+# feedback carry the catalog_xmin of its copy of 'streamed' to the primary
+# (it is sent every wal_receiver_status_interval): a catalog_xmin that
+# appears is always written, since a standby waits for it.  Then the table
+# records it all exactly.
 my $settled = $primary->lsn('insert');
 $primary->wait_for_catchup($standby, 'replay', $settled);
 ok( $primary->poll_query_until(
@@ -58,15 +65,16 @@ ok( $primary->poll_query_until(
 		"SELECT confirmed_flush_lsn >= '$settled' FROM pg_replication_slots WHERE slot_name = 'streamed'"
 	),
 	'pg_recvlogical streams the marked logical slot');
+ok( $primary->poll_query_until(
+		'postgres',
+		"SELECT catalog_xmin IS NOT NULL FROM pg_replication_slots WHERE slot_name = 'standby_slot'"
+	),
+	'the standby holds catalog rows for its copy on the primary');
 $primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
 
 my $rows_before = $primary->safe_psql('postgres',
 	q{SELECT string_agg(slot_name || '@' || updated_at, ' ' ORDER BY slot_name) FROM slot_failover.slots}
 );
-
-# Nothing in the window may be left for PostgreSQL to clean up later.
-$primary->safe_psql('postgres', 'VACUUM');
-$primary->safe_psql('postgres', 'CHECKPOINT');
 
 my ($start_lsn, $start_cycles, $start_written) = split /\|/,
   $primary->safe_psql('postgres',
