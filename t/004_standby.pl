@@ -164,12 +164,12 @@ is( $standby->safe_psql(
 ##########
 $standby->safe_psql('postgres',
 	"SELECT pg_create_physical_replication_slot('clash')");
+my $log_offset = -s $standby->logfile;
 $primary->safe_psql(
 	'postgres', q{
 SELECT pg_create_physical_replication_slot('clash', true);
 SELECT slot_failover.mark('clash');
 });
-my $log_offset = -s $standby->logfile;
 standby_sync();
 is(copy_state('clash'), 'conflict', 'a local slot of the same name is a conflict');
 $standby->wait_for_log(qr/replication slot "clash" exists on this standby and was not created by slot_failover/,
