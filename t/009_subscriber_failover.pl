@@ -100,8 +100,7 @@ SELECT slot_failover.mark('sub');
 	  or diag 'new primary: ' . $expected . ', subscriber: '
 	  . $subscriber->safe_psql('postgres', 'SELECT count(*) FROM public.keys');
 
-	my @errors = grep { !/could not receive data from WAL stream|could not connect to the publisher/ }
-	  grep { /ERROR:/ } split /\n/, slurp_file($subscriber->logfile, $subscriber_log_offset);
+	my @errors = apply_errors($subscriber, $subscriber_log_offset);
 	is(scalar(@errors), 0, "round $round: no apply error on the subscriber")
 	  or diag join("\n", @errors);
 

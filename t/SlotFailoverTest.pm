@@ -1,15 +1,16 @@
 # Copyright (c) 2026, slot_failover developers
 
-# The nodes slot_failover's tests build, so that each test shows only what
-# is particular to it.
+# The nodes slot_failover's tests build, and what they read from their
+# logs, so that each test shows only what is particular to it.
 package SlotFailoverTest;
 
 use strict;
 use warnings FATAL => 'all';
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(new_primary new_standby);
+our @EXPORT = qw(new_primary new_standby apply_errors);
 
 # A started primary fit for logical decoding, with slot_failover preloaded
 # and a short naptime.  Autovacuum is off: it writes WAL and consumes xids
@@ -57,6 +58,18 @@ hot_standby_feedback = on
 	$node->append_conf('postgresql.conf', $opts{conf}) if $opts{conf};
 	$node->start;
 	return $node;
+}
+
+# The ERROR lines a subscriber logged since $offset, but for those of a
+# lost or refused connection to its publisher, which a failover causes.
+sub apply_errors
+{
+	my ($subscriber, $offset) = @_;
+	my $lost =
+	  qr/could not (receive|send) data (from|to) WAL stream|could not connect to the publisher/;
+
+	return grep { /ERROR:/ && !/$lost/ } split /\n/,
+	  slurp_file($subscriber->logfile, $offset);
 }
 
 1;
