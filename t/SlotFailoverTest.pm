@@ -60,15 +60,19 @@ hot_standby_feedback = on
 	return $node;
 }
 
-# The ERROR lines a subscriber logged since $offset, but for those of a
-# lost or refused connection to its publisher, which a failover causes.
+# The ERROR lines a subscriber logged since $offset, but for those a
+# failover causes: a lost or refused connection to its publisher, and an
+# apply worker started while the one that lost its connection still exits
+# (it holds the replication origin for a moment).
 sub apply_errors
 {
 	my ($subscriber, $offset) = @_;
-	my $lost =
-	  qr/could not (receive|send) data (from|to) WAL stream|could not connect to the publisher/;
+	my $failover = join '|',
+	  'could not (receive|send) data (from|to) WAL stream',
+	  'could not connect to the publisher',
+	  'replication origin with ID \d+ is already active for PID';
 
-	return grep { /ERROR:/ && !/$lost/ } split /\n/,
+	return grep { /ERROR:/ && !/$failover/ } split /\n/,
 	  slurp_file($subscriber->logfile, $offset);
 }
 
