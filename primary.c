@@ -535,6 +535,7 @@ sf_load_marks(uint64 generation)
 	marks = hash_create("slot_failover marks", 64, &ctl,
 						HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	relid = sf_table_oid();
 	if (!OidIsValid(relid))
@@ -751,6 +752,15 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 	Oid			relid;
 
 	pgstat_report_activity(STATE_RUNNING, "writing marked replication slots");
+
+	/*
+	 * A background worker sets the statement start time itself, as
+	 * worker_spi does before each transaction: it is the transaction's
+	 * now(), which the rows record as updated_at, and its xact_start.  We
+	 * read the slots before this, so a row's updated_at follows the moves
+	 * it records.
+	 */
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 

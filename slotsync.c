@@ -216,6 +216,7 @@ sf_standby_cycle(bool force)
 							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	}
 
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	rows = sf_read_rows(&nrows);

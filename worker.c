@@ -410,6 +410,7 @@ sf_database_exists(void)
 	HeapTuple	tuple;
 	bool		exists = false;
 
+	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	(void) GetTransactionSnapshot();
 
@@ -548,13 +549,6 @@ sf_run_cycle(MemoryContext cycle_context)
 
 	MemoryContextReset(cycle_context);
 	MemoryContextSwitchTo(cycle_context);
-
-	/*
-	 * A background worker sets the statement start time itself (as
-	 * worker_spi does); the cycle's transactions take it as now(), which
-	 * the rows we write record as updated_at.
-	 */
-	SetCurrentStatementStartTimestamp();
 
 	PG_TRY();
 	{
