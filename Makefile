@@ -11,7 +11,7 @@ OBJS = \
 	worker.o
 
 EXTENSION = slot_failover
-DATA = slot_failover--1.0.sql
+DATA = slot_failover--1.0.sql slot_failover--1.0--1.1.sql
 PGFILEDESC = "slot_failover - carry replication slots across failover"
 
 REGRESS = slot_failover
