@@ -62,6 +62,21 @@ sf_xact_completion_count(void)
 }
 
 /*
+ * The oldest xid whose status the commit log still holds.  (PG17+:
+ * TransamVariables.)
+ */
+static inline TransactionId
+sf_oldest_clog_xid(void)
+{
+	TransactionId xid;
+
+	LWLockAcquire(XactTruncationLock, LW_SHARED);
+	xid = ShmemVariableCache->oldestClogXid;
+	LWLockRelease(XactTruncationLock);
+	return xid;
+}
+
+/*
  * Has this slot been invalidated because the WAL it needed was removed?
  * Caller holds the slot's spinlock.  (PG16+: data.invalidated.)
  */

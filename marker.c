@@ -13,14 +13,33 @@
  * has none.  Every slot with a marker belongs to slot_failover; a standby
  * never touches a slot without one.
  *
- * The file holds one line: the identity, followed by " waiting" for a copy
- * on a standby that is not ready yet.
+ * A mark follows its transaction.  mark() and unmark() do not replace the
+ * marker: they append an entry for their (sub)transaction, and the file
+ * reads as its base identity changed by the entries whose transaction is
+ * visible, as a heap tuple does (this transaction, or a committed one;
+ * running and aborted ones are not).  So a COMMIT, a ROLLBACK, a rolled
+ * back savepoint or exception block, a refused PREPARE and a crash at any
+ * point all leave the marker saying what the committed rows say, with no
+ * work at transaction end.  The worker settles the file later (folds
+ * committed entries into the base, drops aborted ones), at the latest at
+ * its next start, so that an entry's xid never outlives its commit log.
  *
- * Callers that write or remove a marker hold ReplicationSlotAllocationLock
- * (shared is enough), which creation and removal of slot directories take
- * exclusively, so a marker never lands in the directory of a slot being
- * dropped or created.  Writes are durable: temporary file, fsync, rename,
- * fsync of the directory.
+ * The file holds lines of text: first the base, "<identity>[ waiting]"
+ * ("waiting" for a copy on a standby that is not ready yet; 0 when the
+ * slot was not marked before the entries), then any entries,
+ * "<identity> xid <xid>", oldest first; identity 0 unmarks.  1.0 wrote
+ * the base line alone.
+ *
+ * Locking: on a primary, every writer (mark(), unmark(), the worker's
+ * settling) holds ReplicationSlotAllocationLock exclusively, which also
+ * keeps the slot's directory from being dropped or created meanwhile.
+ * Entries of two transactions never interleave: mark() and unmark() lock
+ * the slot's row first, and the row lock is held until after commit.  On a
+ * standby only the worker writes markers, of copies it has acquired or
+ * holds.  Writes are durable: temporary file, fsync, rename, fsync of the
+ * directory; readers see the old file or the new one.  An entry is written
+ * only once the WAL that names its xid is flushed, so that a crash cannot
+ * hand the xid out again.
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -34,15 +53,54 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access/transam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "miscadmin.h"
+#include "replication/slot.h"
 #include "storage/fd.h"
+#include "storage/lwlock.h"
+#include "storage/procarray.h"
 
+#include "compat.h"
 #include "slot_failover.h"
 
 #define SF_MARKER_FILE		"slot_failover.id"
 #define SF_WAITING_WORD		"waiting"
 
+/* at most this many entries; mark() refuses more in one transaction */
+#define SF_MARKER_MAX_ENTRIES	32
+
+/* An entry: the identity a (sub)transaction gave the slot; 0 unmarks. */
+typedef struct MarkerEntry
+{
+	int64		identity;
+	TransactionId xid;
+} MarkerEntry;
+
+/* A marker file, parsed. */
+typedef struct Marker
+{
+	int64		base;			/* identity before the entries */
+	bool		waiting;		/* a copy that is not ready yet */
+	int			nentries;
+	MarkerEntry entries[SF_MARKER_MAX_ENTRIES];
+} Marker;
+
+/* How an entry's transaction ended, as far as this process can see. */
+typedef enum EntryFate
+{
+	ENTRY_VISIBLE,				/* this transaction's, or committed */
+	ENTRY_PENDING,				/* another transaction's, still running */
+	ENTRY_VOID					/* aborted, or lost in a crash */
+} EntryFate;
+
 static void sf_marker_path(char *path, const char *slot_name);
+static bool sf_marker_load(const char *slot_name, Marker *marker);
+static EntryFate sf_entry_fate(TransactionId xid);
+static int64 sf_marker_resolve(const Marker *marker);
+static bool sf_marker_compact(Marker *marker);
+static void sf_marker_store(const char *slot_name, const Marker *marker);
 
 /*
  * Path of the marker file of a slot.  path must hold MAXPGPATH bytes.
@@ -54,23 +112,21 @@ sf_marker_path(char *path, const char *slot_name)
 }
 
 /*
- * Read the slot's marker.  Returns its identity, or 0 if the slot has no
- * marker; *waiting (if not NULL) says whether it names a copy that is not
- * ready yet.
+ * Read and parse the slot's marker.  Returns false if it has none.  A
+ * malformed file is an error: it is ours, and we would not know what it
+ * protects.
  */
-int64
-sf_marker_read(const char *slot_name, bool *waiting)
+static bool
+sf_marker_load(const char *slot_name, Marker *marker)
 {
 	char		path[MAXPGPATH];
-	char		buf[64];
+	char		buf[64 * (SF_MARKER_MAX_ENTRIES + 1)];
+	char	   *line;
 	char	   *end;
 	int			fd;
 	int			len;
-	int64		identity;
 
-	if (waiting)
-		*waiting = false;
-
+	memset(marker, 0, sizeof(Marker));
 	sf_marker_path(path, slot_name);
 	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	if (fd < 0)
@@ -79,7 +135,7 @@ sf_marker_read(const char *slot_name, bool *waiting)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not open file \"%s\": %m", path)));
-		return 0;
+		return false;
 	}
 	len = read(fd, buf, sizeof(buf) - 1);
 	if (len < 0)
@@ -87,28 +143,244 @@ sf_marker_read(const char *slot_name, bool *waiting)
 				(errcode_for_file_access(),
 				 errmsg("could not read file \"%s\": %m", path)));
 	CloseTransientFile(fd);
-
 	buf[len] = '\0';
-	identity = strtoi64(buf, &end, 10);
-	if (waiting)
-		*waiting = strncmp(end, " " SF_WAITING_WORD, strlen(SF_WAITING_WORD) + 1) == 0;
+
+	marker->base = strtoi64(buf, &end, 10);
+	marker->waiting = strncmp(end, " " SF_WAITING_WORD,
+							  strlen(SF_WAITING_WORD) + 1) == 0;
+	line = strchr(end, '\n');
+	while (line != NULL && line[1] != '\0')
+	{
+		MarkerEntry *entry;
+		unsigned long xid;
+
+		if (marker->nentries >= SF_MARKER_MAX_ENTRIES)
+			break;
+		entry = &marker->entries[marker->nentries];
+		entry->identity = strtoi64(line + 1, &end, 10);
+		if (strncmp(end, " xid ", 5) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("invalid line in file \"%s\"", path)));
+		xid = strtoul(end + 5, &end, 10);
+		entry->xid = (TransactionId) xid;
+		marker->nentries++;
+		line = strchr(end, '\n');
+	}
+	return true;
+}
+
+/*
+ * Has the transaction that wrote an entry ended, and how?  In-progress is
+ * asked before the commit log, as for heap tuples.  An xid older than what
+ * the commit log holds can only be left by a worker that did not run for
+ * that long; it counts as aborted.
+ */
+static EntryFate
+sf_entry_fate(TransactionId xid)
+{
+	if (TransactionIdIsCurrentTransactionId(xid))
+		return ENTRY_VISIBLE;
+	if (TransactionIdIsInProgress(xid))
+		return ENTRY_PENDING;
+	if (TransactionIdPrecedes(xid, sf_oldest_clog_xid()))
+		return ENTRY_VOID;
+	return TransactionIdDidCommit(xid) ? ENTRY_VISIBLE : ENTRY_VOID;
+}
+
+/*
+ * The identity the marker gives the slot now: its base, changed by each
+ * visible entry in turn.
+ */
+static int64
+sf_marker_resolve(const Marker *marker)
+{
+	int64		identity = marker->base;
+
+	for (int i = 0; i < marker->nentries; i++)
+		if (sf_entry_fate(marker->entries[i].xid) == ENTRY_VISIBLE)
+			identity = marker->entries[i].identity;
 	return identity;
 }
 
 /*
- * Durably write the slot's marker.  Caller holds ReplicationSlotAllocationLock.
+ * Fold the entries of committed transactions into the base and drop those
+ * of aborted ones, keeping the entries of running transactions (this one's
+ * included: it may still abort).  An entry after a kept one is kept too,
+ * so that order is preserved.  Returns whether anything changed.
+ */
+static bool
+sf_marker_compact(Marker *marker)
+{
+	int			kept = 0;
+	int			n = marker->nentries;
+
+	for (int i = 0; i < n; i++)
+	{
+		MarkerEntry entry = marker->entries[i];
+		bool		mine = TransactionIdIsCurrentTransactionId(entry.xid);
+		EntryFate	fate = mine ? ENTRY_PENDING : sf_entry_fate(entry.xid);
+
+		if (fate == ENTRY_VOID)
+			continue;
+		if (fate == ENTRY_VISIBLE && kept == 0)
+			marker->base = entry.identity;
+		else
+			marker->entries[kept++] = entry;
+	}
+	marker->nentries = kept;
+	return kept != n;
+}
+
+/*
+ * Write the marker durably, or remove it if it names nothing.
+ */
+static void
+sf_marker_store(const char *slot_name, const Marker *marker)
+{
+	char		path[MAXPGPATH];
+	char		buf[64 * (SF_MARKER_MAX_ENTRIES + 1)];
+	int			len;
+
+	sf_marker_path(path, slot_name);
+	if (marker->base == 0 && marker->nentries == 0)
+	{
+		char		dir[MAXPGPATH];
+
+		if (unlink(path) != 0 && errno != ENOENT)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not remove file \"%s\": %m", path)));
+		snprintf(dir, MAXPGPATH, "pg_replslot/%s", slot_name);
+		fsync_fname(dir, true);
+		return;
+	}
+
+	len = snprintf(buf, sizeof(buf), INT64_FORMAT "%s\n", marker->base,
+				   marker->waiting ? " " SF_WAITING_WORD : "");
+	for (int i = 0; i < marker->nentries; i++)
+		len += snprintf(buf + len, sizeof(buf) - len, INT64_FORMAT " xid %u\n",
+						marker->entries[i].identity, marker->entries[i].xid);
+	sf_durable_write(path, buf, len);
+}
+
+/*
+ * The identity the slot's marker gives it now, or 0 if it has none (or its
+ * mark was undone); *waiting (if not NULL) says whether it names a copy
+ * that is not ready yet.
+ */
+int64
+sf_marker_read(const char *slot_name, bool *waiting)
+{
+	Marker		marker;
+	bool		found = sf_marker_load(slot_name, &marker);
+
+	if (waiting)
+		*waiting = found && marker.waiting;
+	return found ? sf_marker_resolve(&marker) : 0;
+}
+
+/*
+ * Is the slot marked now?  (A mark of a running transaction is not seen
+ * by others until it commits.)
+ */
+bool
+sf_marker_exists(const char *slot_name)
+{
+	return sf_marker_read(slot_name, NULL) != 0;
+}
+
+/*
+ * Does the slot's directory hold a marker file at all?  One stat(), for
+ * the primary's cycle: a slot created again under the same name has none.
+ */
+bool
+sf_marker_present(const char *slot_name)
+{
+	char		path[MAXPGPATH];
+	struct stat st;
+
+	sf_marker_path(path, slot_name);
+	if (stat(path, &st) == 0)
+		return true;
+	if (errno != ENOENT)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", path)));
+	return false;
+}
+
+/*
+ * Durably write the marker of a copy on a standby: its identity alone.
+ * Only the standby's worker writes these, for copies it holds.
  */
 void
 sf_marker_write(const char *slot_name, int64 identity, bool waiting)
 {
-	char		path[MAXPGPATH];
-	char		buf[64];
-	int			len;
+	Marker		marker;
 
-	sf_marker_path(path, slot_name);
-	len = snprintf(buf, sizeof(buf), INT64_FORMAT "%s\n", identity,
-				   waiting ? " " SF_WAITING_WORD : "");
-	sf_durable_write(path, buf, len);
+	memset(&marker, 0, sizeof(Marker));
+	marker.base = identity;
+	marker.waiting = waiting;
+	sf_marker_store(slot_name, &marker);
+}
+
+/*
+ * Record, for the current (sub)transaction, that the slot is now marked
+ * with identity, or unmarked (0).  Caller holds
+ * ReplicationSlotAllocationLock exclusively, the slot exists, and the
+ * current transaction has an xid (it wrote the slot's row).
+ */
+void
+sf_marker_record(const char *slot_name, int64 identity)
+{
+	Marker		marker;
+
+	Assert(LWLockHeldByMeInMode(ReplicationSlotAllocationLock, LW_EXCLUSIVE));
+
+	if (!sf_marker_load(slot_name, &marker) && identity == 0)
+		return;
+	(void) sf_marker_compact(&marker);
+	if (marker.nentries >= SF_MARKER_MAX_ENTRIES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many marks and unmarks of replication slot \"%s\" in one transaction",
+						slot_name)));
+	marker.entries[marker.nentries].identity = identity;
+	marker.entries[marker.nentries].xid = GetCurrentTransactionId();
+	marker.nentries++;
+
+	/*
+	 * WAL before the file, as WAL before data: once the WAL naming our xid
+	 * (the row we wrote) is flushed, a crash cannot make the xid unknown
+	 * and hand it out again to a transaction that could commit it.
+	 */
+	XLogFlush(XactLastRecEnd);
+	sf_marker_store(slot_name, &marker);
+}
+
+/*
+ * Fold the entries of ended transactions into the slot's marker, so that
+ * no xid outlives its commit log.  Returns the xid of the first entry
+ * whose transaction had ended, or InvalidTransactionId if nothing changed.
+ */
+TransactionId
+sf_marker_settle(const char *slot_name)
+{
+	Marker		marker;
+	TransactionId first = InvalidTransactionId;
+
+	LWLockAcquire(ReplicationSlotAllocationLock, LW_EXCLUSIVE);
+	if (sf_marker_load(slot_name, &marker) && marker.nentries > 0)
+	{
+		first = marker.entries[0].xid;
+		if (sf_marker_compact(&marker))
+			sf_marker_store(slot_name, &marker);
+		else
+			first = InvalidTransactionId;
+	}
+	LWLockRelease(ReplicationSlotAllocationLock);
+	return first;
 }
 
 /*
@@ -143,60 +415,4 @@ sf_durable_write(const char *path, const char *data, int len)
 
 	/* fsyncs the file, renames it, and fsyncs the directory */
 	(void) durable_rename(tmppath, path, ERROR);
-}
-
-/*
- * Does the slot's directory hold a marker?  Cheaper than reading it.
- */
-bool
-sf_marker_exists(const char *slot_name)
-{
-	char		path[MAXPGPATH];
-	struct stat st;
-
-	sf_marker_path(path, slot_name);
-	if (stat(path, &st) == 0)
-		return true;
-	if (errno != ENOENT)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat file \"%s\": %m", path)));
-	return false;
-}
-
-/*
- * Remove the slot's marker if it still names that identity: the slot no
- * longer belongs to slot_failover.  Runs at commit of unmark(), so it
- * reports trouble at LOG and never fails.
- */
-void
-sf_marker_remove(const char *slot_name, int64 identity)
-{
-	char		path[MAXPGPATH];
-	char		dir[MAXPGPATH];
-	char		buf[64];
-	int			fd;
-	int			len;
-
-	sf_marker_path(path, slot_name);
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
-	if (fd < 0)
-		return;
-	len = read(fd, buf, sizeof(buf) - 1);
-	CloseTransientFile(fd);
-	if (len <= 0)
-		return;
-	buf[len] = '\0';
-	if (strtoi64(buf, NULL, 10) != identity)
-		return;
-
-	if (unlink(path) != 0)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("could not remove file \"%s\": %m", path)));
-		return;
-	}
-	snprintf(dir, MAXPGPATH, "pg_replslot/%s", slot_name);
-	fsync_fname_ext(dir, true, false, LOG);
 }

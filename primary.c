@@ -7,20 +7,32 @@
  * A row of slot_failover.slots is an order to every standby to keep a copy
  * of one replication slot, pinning WAL and catalog rows for it.  The row
  * names one incarnation of the slot: mark() draws a random identity and
- * writes it both into the row and into the slot's marker file (marker.c).
- * A slot dropped and created again under the same name has no marker: the
+ * records it both in the row and in the slot's marker file (marker.c).  A
+ * slot dropped and created again under the same name has no marker: the
  * worker then deletes the row, and the new slot is not marked until
- * somebody marks it.  unmark() removes the marker when it commits, since
- * a slot with a marker belongs to slot_failover.
+ * somebody marks it.
+ *
+ * Marks are transactional.  mark() and unmark() first write the row, which
+ * locks it until their transaction ends, then add an entry for their
+ * (sub)transaction to the marker, which reads as the committed rows say
+ * whatever the transaction does (marker.c).  The worker settles markers
+ * when it reloads the table, and logs those it settles at its start: they
+ * were left by transactions that ended while it was not running, for
+ * instance in a crash.
  *
  * The worker keeps in its own memory what each row says (marks, a hash
  * table keyed by slot name).  It reloads it from the table when mark() or
  * unmark() ended a transaction (SlotFailoverShared.marks_changed), after an
- * error, and when the node changes role.  A cycle reads the slot array
+ * error, and when the node changes role.  A row whose system_identifier is
+ * not this cluster's came from elsewhere (a subscription FOR ALL TABLES, a
+ * dump): it is ignored, with one WARNING.  A cycle reads the slot array
  * under ReplicationSlotControlLock (shared, no I/O while held), checks that
- * each marked slot still has its marker, and compares.  Only when a row
- * must change does it start a transaction, and it writes all changes of
- * the cycle with one UPDATE and one DELETE.
+ * each marked slot still has its marker file, and compares.  Only when a
+ * row must change does it start a transaction, and it writes all changes
+ * of the cycle with one UPDATE and one DELETE.  It first locks the rows it
+ * changes, skipping those that a user's transaction holds (an open mark()
+ * or unmark()): such a row waits for the next cycle, and the status view
+ * says why, so that one open transaction never stalls the others' rows.
  *
  * Our own writes move the slots we watch: a streaming standby confirms the
  * WAL of our UPDATE, a logical walsender confirms past it, and our xid
@@ -31,14 +43,16 @@
  * the last time another transaction with an xid had ended since we looked
  * (the server's xact completion counter moved), and positions are compared
  * only up to it; xmin and catalog_xmin changes count only if such a
- * transaction ended since our last write.  What this leaves behind is safe:
- * a row that is a little behind its slot makes a standby keep a little
- * more WAL than needed.  sync() asks for an exact cycle, which writes every
- * difference.
+ * transaction ended since our last write.  A row can therefore trail its
+ * slot by the WAL written since the last transaction with an xid ended,
+ * which is safe: a standby then keeps more WAL than needed.  sync() asks
+ * for an exact cycle, which writes every difference.
  *
- * Crash safety: every change of a row is a normal transaction.  A crash
- * between writing a marker and committing mark() leaves a marker whose
- * identity no row has, which is harmless; the next mark() overwrites it.
+ * The worker's session runs with an empty search_path (worker.c), and every
+ * operator and function below is schema-qualified anyway.
+ *
+ * Crash safety: every change of a row is a normal transaction, and the
+ * marker follows it (above).
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -82,6 +96,7 @@ typedef struct SlotState
 	Oid			database;
 	NameData	plugin;
 	bool		two_phase;
+	XLogRecPtr	two_phase_at;
 	XLogRecPtr	restart_lsn;
 	XLogRecPtr	confirmed_flush;
 	TransactionId xmin;
@@ -94,49 +109,63 @@ typedef struct MarkedSlot
 {
 	NameData	name;			/* hash key */
 	int64		identity;		/* slot_identity of the row */
-	bool		marker_matches; /* marker file had this identity at load */
+	bool		marker_matches; /* marker named this identity at load */
+	bool		two_phase;
+	XLogRecPtr	two_phase_at;
 	XLogRecPtr	restart_lsn;
 	XLogRecPtr	confirmed_flush;
 	TransactionId xmin;
 	TransactionId catalog_xmin;
 	bool		invalidated;
 	SlotState  *now;			/* during a cycle: the slot, or NULL */
+	TimestampTz locked_out_since;	/* a user's transaction holds the row */
 } MarkedSlot;
+
+/* why a row waits on a primary, for the status view */
+#define SF_LOCKED_OUT_REASON \
+	"the row is locked by a transaction that has not ended (an open mark() or unmark()); it is written once that transaction ends"
 
 PG_FUNCTION_INFO_V1(slot_failover_mark);
 PG_FUNCTION_INFO_V1(slot_failover_unmark);
 
 static void sf_check_change_call(Name slot_name);
+static int64 sf_row_identity(Name slot_name);
+static void sf_insert_row(Name slot_name, int64 identity, SlotState *state);
 static bool sf_read_slot(const char *name, SlotState *state);
 static void sf_copy_slot(ReplicationSlot *slot, SlotState *state);
 static void sf_spi_begin_as_owner(Oid relid, Oid *save_userid, int *save_sec);
 static void sf_spi_end_as_owner(Oid save_userid, int save_sec);
+static void sf_spi_check(int ret, int expected);
 static void sf_xact_callback(XactEvent event, void *arg);
+static void sf_settle_markers(void);
 static void sf_load_marks(uint64 generation);
+static bool sf_row_is_ours(const char *name, int64 system_identifier);
 static void sf_observe_activity(void);
 static bool sf_differs(MarkedSlot *row, SlotState *now);
 static bool sf_worth_writing(MarkedSlot *row, SlotState *now);
 static bool sf_xmin_retreated(TransactionId recorded, TransactionId now);
+static int	sf_lock_rows(MarkedSlot **rows, int nrows);
+static int	sf_update_rows(MarkedSlot **updates, SlotState *states, int nupdates);
+static int	sf_delete_rows(MarkedSlot **deletes, int ndeletes);
 static int	sf_write_changes(MarkedSlot **updates, SlotState *states,
 							 int nupdates, MarkedSlot **deletes, int ndeletes);
+static void sf_publish_locked_out(void);
 static Datum sf_array(Datum *values, bool *nulls, int n, Oid elmtype);
-
-/* A slot unmarked by this transaction, whose marker goes at commit. */
-typedef struct UnmarkedSlot
-{
-	NameData	name;
-	int64		identity;
-} UnmarkedSlot;
 
 /* did this transaction run mark() or unmark()? */
 static bool sf_marks_dirty = false;
-static List *sf_unmarked = NIL;	/* of UnmarkedSlot, in TopTransactionContext */
 static bool sf_xact_callback_registered = false;
 
 /* the worker's copy of the table; NULL until loaded */
 static HTAB *marks = NULL;
 static uint64 marks_generation = 0;
 static bool said_not_installed = false;
+
+/* markers are settled at each load; those of the first load are logged */
+static bool settled_since_start = false;
+
+/* slots whose foreign rows we warned about, in TopMemoryContext */
+static List *warned_foreign = NIL;
 
 /* see "Our own writes" in the file header */
 static uint64 seen_completions = 0;
@@ -147,55 +176,28 @@ static bool foreign_since_write = true;
  * slot_failover.mark(slot_name): record the slot in the table, in the
  * caller's transaction, so that every standby that replays the commit
  * keeps a copy of it.
+ *
+ * The row is written first, so that its lock orders us after any other
+ * transaction marking or unmarking the slot; only then is the identity
+ * recorded in the slot's marker, under ReplicationSlotAllocationLock, once
+ * we have made sure the slot is still the one we read.
  */
 Datum
 slot_failover_mark(PG_FUNCTION_ARGS)
 {
 	Name		slot_name = PG_ARGISNULL(0) ? NULL : PG_GETARG_NAME(0);
 	SlotState	state;
-	Oid			relid;
+	SlotState	now;
 	Oid			save_userid;
 	int			save_sec;
-	int64		row_identity = 0;
+	int64		row_identity;
 	int64		identity;
-	bool		found;
-	NameData	database_name;
-	bytea	   *snapshot = NULL;
-	Datum		values[15];
-	char		nulls[15];
-	Oid			select_types[1] = {NAMEOID};
-	Datum		select_values[1];
-	Oid			insert_types[15] = {NAMEOID, INT8OID, TEXTOID, OIDOID, NAMEOID,
-		NAMEOID, BOOLOID, PG_LSNOID, PG_LSNOID, XIDOID, XIDOID, BOOLOID,
-	INT8OID, INT4OID, BYTEAOID};
-	int			ret;
 
 	sf_check_change_call(slot_name);
-	relid = sf_table_oid();
+	sf_spi_begin_as_owner(sf_table_oid(), &save_userid, &save_sec);
 
-	sf_spi_begin_as_owner(relid, &save_userid, &save_sec);
-	select_values[0] = NameGetDatum(slot_name);
-	ret = SPI_execute_with_args("SELECT slot_identity FROM slot_failover.slots"
-								" WHERE slot_name OPERATOR(pg_catalog.=) $1",
-								1, select_types, select_values, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(ret));
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-
-		row_identity = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												   SPI_tuptable->tupdesc,
-												   1, &isnull));
-	}
-
-	/*
-	 * Look at the slot and write its marker without letting it be dropped
-	 * or created in between.
-	 */
-	LWLockAcquire(ReplicationSlotAllocationLock, LW_SHARED);
-	found = sf_read_slot(NameStr(*slot_name), &state);
-	if (!found)
+	row_identity = sf_row_identity(slot_name);
+	if (!sf_read_slot(NameStr(*slot_name), &state))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("replication slot \"%s\" does not exist",
@@ -206,15 +208,16 @@ slot_failover_mark(PG_FUNCTION_ARGS)
 				 errmsg("cannot mark temporary replication slot \"%s\" for failover",
 						NameStr(*slot_name)),
 				 errdetail("A temporary slot is dropped when its session ends; no standby could continue from it.")));
-	if (row_identity != 0 && sf_marker_read(NameStr(*slot_name), NULL) == row_identity)
+	if (row_identity != 0 &&
+		sf_marker_read(NameStr(*slot_name), NULL) == row_identity)
 	{
-		LWLockRelease(ReplicationSlotAllocationLock);
 		sf_spi_end_as_owner(save_userid, save_sec);
 		ereport(NOTICE,
 				(errmsg("replication slot \"%s\" is already marked for failover",
 						NameStr(*slot_name))));
 		PG_RETURN_VOID();
 	}
+
 	do
 	{
 		if (!pg_strong_random(&identity, sizeof(identity)))
@@ -223,123 +226,181 @@ slot_failover_mark(PG_FUNCTION_ARGS)
 					 errmsg("could not generate a random slot identity")));
 		identity &= PG_INT64_MAX;
 	} while (identity == 0);
+
 	sf_marks_dirty = true;
-	sf_marker_write(NameStr(*slot_name), identity, false);
+	sf_insert_row(slot_name, identity, &state);
+
+	/*
+	 * A slot dropped and created again since we read it would get a marker
+	 * for a row that describes another slot.  Its positions cannot move
+	 * backwards, nor its kind change, while it stays the same slot.
+	 */
+	LWLockAcquire(ReplicationSlotAllocationLock, LW_EXCLUSIVE);
+	if (!sf_read_slot(NameStr(*slot_name), &now) ||
+		now.logical != state.logical || now.database != state.database ||
+		now.restart_lsn < state.restart_lsn ||
+		now.confirmed_flush < state.confirmed_flush)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("replication slot \"%s\" was dropped or created again while it was being marked",
+						NameStr(*slot_name)),
+				 errhint("Mark the slot again.")));
+	sf_marker_record(NameStr(*slot_name), identity);
 	LWLockRelease(ReplicationSlotAllocationLock);
 
-	if (state.logical)
-	{
-		namestrcpy(&database_name, get_database_name(state.database));
-		snapshot = sf_snapshot_read(state.restart_lsn);
-	}
-
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = NameGetDatum(slot_name);
-	values[1] = Int64GetDatum(identity);
-	values[2] = CStringGetTextDatum(state.logical ? "logical" : "physical");
-	values[3] = ObjectIdGetDatum(state.database);
-	nulls[3] = state.logical ? ' ' : 'n';
-	values[4] = NameGetDatum(&database_name);
-	nulls[4] = state.logical ? ' ' : 'n';
-	values[5] = NameGetDatum(&state.plugin);
-	nulls[5] = state.logical ? ' ' : 'n';
-	values[6] = BoolGetDatum(state.two_phase);
-	values[7] = LSNGetDatum(state.restart_lsn);
-	nulls[7] = XLogRecPtrIsInvalid(state.restart_lsn) ? 'n' : ' ';
-	values[8] = LSNGetDatum(state.confirmed_flush);
-	nulls[8] = XLogRecPtrIsInvalid(state.confirmed_flush) ? 'n' : ' ';
-	values[9] = TransactionIdGetDatum(state.catalog_xmin);
-	nulls[9] = TransactionIdIsValid(state.catalog_xmin) ? ' ' : 'n';
-	values[10] = TransactionIdGetDatum(state.xmin);
-	nulls[10] = TransactionIdIsValid(state.xmin) ? ' ' : 'n';
-	values[11] = BoolGetDatum(state.invalidated);
-	values[12] = Int64GetDatum((int64) GetSystemIdentifier());
-	values[13] = Int32GetDatum((int32) sf_insert_timeline());
-	values[14] = PointerGetDatum(snapshot);
-	nulls[14] = snapshot ? ' ' : 'n';
-
-	ret = SPI_execute_with_args("INSERT INTO slot_failover.slots AS s"
-								" (slot_name, slot_identity, slot_type, datoid, database,"
-								"  plugin, two_phase, restart_lsn, confirmed_flush_lsn,"
-								"  catalog_xmin, slot_xmin, invalidated, system_identifier,"
-								"  timeline, snapshot, marked_at, updated_at)"
-								" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-								"  $13, $14, $15,"
-								"  pg_catalog.now(), pg_catalog.now())"
-								" ON CONFLICT (slot_name) DO UPDATE SET"
-								"  slot_identity = excluded.slot_identity,"
-								"  slot_type = excluded.slot_type,"
-								"  datoid = excluded.datoid,"
-								"  database = excluded.database,"
-								"  plugin = excluded.plugin,"
-								"  two_phase = excluded.two_phase,"
-								"  restart_lsn = excluded.restart_lsn,"
-								"  confirmed_flush_lsn = excluded.confirmed_flush_lsn,"
-								"  catalog_xmin = excluded.catalog_xmin,"
-								"  slot_xmin = excluded.slot_xmin,"
-								"  invalidated = excluded.invalidated,"
-								"  system_identifier = excluded.system_identifier,"
-								"  timeline = excluded.timeline,"
-								"  snapshot = excluded.snapshot,"
-								"  marked_at = excluded.marked_at,"
-								"  updated_at = excluded.updated_at",
-								15, insert_types, values, nulls, false, 0);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(ret));
 	sf_spi_end_as_owner(save_userid, save_sec);
-
 	PG_RETURN_VOID();
 }
 
 /*
  * slot_failover.unmark(slot_name): delete the slot's row, in the caller's
- * transaction; standbys drop their copy once they replay the commit.
+ * transaction; standbys drop their copy once they replay the commit.  The
+ * marker records the unmark for this (sub)transaction, after the row is
+ * locked, as in mark().
  */
 Datum
 slot_failover_unmark(PG_FUNCTION_ARGS)
 {
 	Name		slot_name = PG_ARGISNULL(0) ? NULL : PG_GETARG_NAME(0);
-	Oid			relid;
 	Oid			save_userid;
 	int			save_sec;
 	Oid			types[1] = {NAMEOID};
 	Datum		values[1];
-	int			ret;
+	bool		isnull;
+	int64		identity;
 
 	sf_check_change_call(slot_name);
-	relid = sf_table_oid();
+	sf_spi_begin_as_owner(sf_table_oid(), &save_userid, &save_sec);
 
-	sf_spi_begin_as_owner(relid, &save_userid, &save_sec);
 	values[0] = NameGetDatum(slot_name);
-	ret = SPI_execute_with_args("DELETE FROM slot_failover.slots"
-								" WHERE slot_name OPERATOR(pg_catalog.=) $1"
-								" RETURNING slot_identity",
-								1, types, values, NULL, false, 0);
-	if (ret != SPI_OK_DELETE_RETURNING)
-		elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(ret));
+	sf_spi_check(SPI_execute_with_args("DELETE FROM slot_failover.slots"
+									   " WHERE slot_name OPERATOR(pg_catalog.=) $1"
+									   " RETURNING slot_identity",
+									   1, types, values, NULL, false, 0),
+				 SPI_OK_DELETE_RETURNING);
 	if (SPI_processed == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("replication slot \"%s\" is not marked for failover",
 						NameStr(*slot_name))));
-	else
-	{
-		UnmarkedSlot *unmarked;
-		bool		isnull;
-		MemoryContext oldcxt = MemoryContextSwitchTo(TopTransactionContext);
-
-		unmarked = palloc(sizeof(UnmarkedSlot));
-		unmarked->name = *slot_name;
-		unmarked->identity =
-			DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										SPI_tuptable->tupdesc, 1, &isnull));
-		sf_unmarked = lappend(sf_unmarked, unmarked);
-		MemoryContextSwitchTo(oldcxt);
-	}
+	identity = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
 	sf_marks_dirty = true;
-	sf_spi_end_as_owner(save_userid, save_sec);
 
+	/* a slot created again since it was marked has no marker of ours */
+	LWLockAcquire(ReplicationSlotAllocationLock, LW_EXCLUSIVE);
+	if (sf_marker_read(NameStr(*slot_name), NULL) == identity)
+		sf_marker_record(NameStr(*slot_name), 0);
+	LWLockRelease(ReplicationSlotAllocationLock);
+
+	sf_spi_end_as_owner(save_userid, save_sec);
 	PG_RETURN_VOID();
+}
+
+/*
+ * The identity of the slot's row, or 0 if it has none.
+ */
+static int64
+sf_row_identity(Name slot_name)
+{
+	Oid			types[1] = {NAMEOID};
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = NameGetDatum(slot_name);
+	sf_spi_check(SPI_execute_with_args("SELECT slot_identity FROM slot_failover.slots"
+									   " WHERE slot_name OPERATOR(pg_catalog.=) $1",
+									   1, types, values, NULL, true, 1),
+				 SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
+ * Insert (or replace) the slot's row, with its state and a new identity.
+ */
+static void
+sf_insert_row(Name slot_name, int64 identity, SlotState *state)
+{
+	Datum		values[16];
+	char		nulls[16];
+	Oid			types[16] = {NAMEOID, INT8OID, TEXTOID, OIDOID, NAMEOID,
+		NAMEOID, BOOLOID, PG_LSNOID, PG_LSNOID, PG_LSNOID, XIDOID, XIDOID,
+	BOOLOID, INT8OID, INT4OID, BYTEAOID};
+	NameData	database_name;
+	bytea	   *snapshot = NULL;
+
+	memset(nulls, ' ', sizeof(nulls));
+	memset(&database_name, 0, sizeof(database_name));
+	if (state->logical)
+	{
+		char	   *name = get_database_name(state->database);
+
+		if (name == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_DATABASE),
+					 errmsg("database with OID %u does not exist",
+							state->database)));
+		namestrcpy(&database_name, name);
+		snapshot = sf_snapshot_read(state->restart_lsn);
+	}
+
+	values[0] = NameGetDatum(slot_name);
+	values[1] = Int64GetDatum(identity);
+	values[2] = CStringGetTextDatum(state->logical ? "logical" : "physical");
+	values[3] = ObjectIdGetDatum(state->database);
+	nulls[3] = state->logical ? ' ' : 'n';
+	values[4] = NameGetDatum(&database_name);
+	nulls[4] = state->logical ? ' ' : 'n';
+	values[5] = NameGetDatum(&state->plugin);
+	nulls[5] = state->logical ? ' ' : 'n';
+	values[6] = BoolGetDatum(state->two_phase);
+	values[7] = LSNGetDatum(state->two_phase_at);
+	nulls[7] = state->two_phase ? ' ' : 'n';
+	values[8] = LSNGetDatum(state->restart_lsn);
+	nulls[8] = XLogRecPtrIsInvalid(state->restart_lsn) ? 'n' : ' ';
+	values[9] = LSNGetDatum(state->confirmed_flush);
+	nulls[9] = XLogRecPtrIsInvalid(state->confirmed_flush) ? 'n' : ' ';
+	values[10] = TransactionIdGetDatum(state->catalog_xmin);
+	nulls[10] = TransactionIdIsValid(state->catalog_xmin) ? ' ' : 'n';
+	values[11] = TransactionIdGetDatum(state->xmin);
+	nulls[11] = TransactionIdIsValid(state->xmin) ? ' ' : 'n';
+	values[12] = BoolGetDatum(state->invalidated);
+	values[13] = Int64GetDatum((int64) GetSystemIdentifier());
+	values[14] = Int32GetDatum((int32) sf_insert_timeline());
+	values[15] = PointerGetDatum(snapshot);
+	nulls[15] = snapshot ? ' ' : 'n';
+
+	sf_spi_check(SPI_execute_with_args("INSERT INTO slot_failover.slots AS s"
+									   " (slot_name, slot_identity, slot_type, datoid, database,"
+									   "  plugin, two_phase, two_phase_at, restart_lsn,"
+									   "  confirmed_flush_lsn, catalog_xmin, slot_xmin, invalidated,"
+									   "  system_identifier, timeline, snapshot, marked_at, updated_at)"
+									   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+									   "  $13, $14, $15, $16,"
+									   "  pg_catalog.now(), pg_catalog.now())"
+									   " ON CONFLICT (slot_name) DO UPDATE SET"
+									   "  slot_identity = excluded.slot_identity,"
+									   "  slot_type = excluded.slot_type,"
+									   "  datoid = excluded.datoid,"
+									   "  database = excluded.database,"
+									   "  plugin = excluded.plugin,"
+									   "  two_phase = excluded.two_phase,"
+									   "  two_phase_at = excluded.two_phase_at,"
+									   "  restart_lsn = excluded.restart_lsn,"
+									   "  confirmed_flush_lsn = excluded.confirmed_flush_lsn,"
+									   "  catalog_xmin = excluded.catalog_xmin,"
+									   "  slot_xmin = excluded.slot_xmin,"
+									   "  invalidated = excluded.invalidated,"
+									   "  system_identifier = excluded.system_identifier,"
+									   "  timeline = excluded.timeline,"
+									   "  snapshot = excluded.snapshot,"
+									   "  marked_at = excluded.marked_at,"
+									   "  updated_at = excluded.updated_at",
+									   16, types, values, nulls, false, 0),
+				 SPI_OK_INSERT);
 }
 
 /*
@@ -370,9 +431,11 @@ sf_check_change_call(Name slot_name)
 }
 
 /*
- * Tell the worker when a transaction that marked or unmarked slots ends.
- * An abort counts too: it may leave a marker file behind that no row has,
- * and the worker reads markers when it reloads.
+ * Refuse to prepare a transaction that marked or unmarked slots: COMMIT
+ * PREPARED runs in another session, which would not wake the worker.  When
+ * such a transaction ends, wake the worker, which reloads the table and
+ * settles the markers.  (The markers themselves need nothing here: they
+ * read as the transaction ended, see marker.c.)
  */
 static void
 sf_xact_callback(XactEvent event, void *arg)
@@ -387,26 +450,11 @@ sf_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			if (sf_unmarked != NIL)
-			{
-				ListCell   *lc;
-
-				LWLockAcquire(ReplicationSlotAllocationLock, LW_SHARED);
-				foreach(lc, sf_unmarked)
-				{
-					UnmarkedSlot *unmarked = lfirst(lc);
-
-					sf_marker_remove(NameStr(unmarked->name), unmarked->identity);
-				}
-				LWLockRelease(ReplicationSlotAllocationLock);
-			}
-			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			if (sf_marks_dirty)
 				sf_wake_worker();
 			sf_marks_dirty = false;
-			sf_unmarked = NIL;
 			break;
 		default:
 			break;
@@ -444,6 +492,7 @@ sf_copy_slot(ReplicationSlot *slot, SlotState *state)
 	state->database = slot->data.database;
 	state->plugin = slot->data.plugin;
 	state->two_phase = slot->data.two_phase;
+	state->two_phase_at = slot->data.two_phase_at;
 	state->restart_lsn = slot->data.restart_lsn;
 	state->confirmed_flush = slot->data.confirmed_flush;
 	state->xmin = slot->data.xmin;
@@ -508,6 +557,17 @@ sf_spi_end_as_owner(Oid save_userid, int save_sec)
 }
 
 /*
+ * SPI calls fail only on a bug of ours: say which.
+ */
+static void
+sf_spi_check(int ret, int expected)
+{
+	if (ret != expected)
+		elog(ERROR, "SPI returned %s, expected %s",
+			 SPI_result_code_string(ret), SPI_result_code_string(expected));
+}
+
+/*
  * Drop the worker's copy of the table, so that the next cycle reloads it.
  * Called after an error, and when the node stops being a primary.
  */
@@ -520,13 +580,48 @@ sf_primary_forget(void)
 }
 
 /*
+ * Settle the marker of every slot (marker.c), so that no entry outlives the
+ * commit log of its transaction.  Entries found at the worker's start were
+ * left by transactions that ended while it was not running, for instance
+ * in a crash: say so.  Caller is in a transaction.
+ */
+static void
+sf_settle_markers(void)
+{
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < max_replication_slots; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+
+		if (slot->in_use && slot->data.persistency == RS_PERSISTENT)
+			names = lappend(names, pstrdup(NameStr(slot->data.name)));
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+		TransactionId xid = sf_marker_settle(name);
+
+		if (TransactionIdIsValid(xid) && !settled_since_start)
+			ereport(LOG,
+					(errmsg("settled the failover mark of replication slot \"%s\", left by transaction %u",
+							name, xid),
+					 errdetail("That transaction ended before the worker started; the slot is now %s, as the committed rows say.",
+							   sf_marker_exists(name) ? "marked" : "not marked")));
+	}
+}
+
+/*
  * Reload the worker's copy of the table, and check each row's marker.
  */
 static void
 sf_load_marks(uint64 generation)
 {
 	HASHCTL		ctl;
-	Oid			relid;
 
 	sf_primary_forget();
 	ctl.keysize = NAMEDATALEN;
@@ -537,8 +632,7 @@ sf_load_marks(uint64 generation)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	relid = sf_table_oid();
-	if (!OidIsValid(relid))
+	if (!OidIsValid(sf_table_oid()))
 	{
 		if (!said_not_installed)
 			ereport(LOG,
@@ -549,35 +643,38 @@ sf_load_marks(uint64 generation)
 	}
 	else
 	{
-		int			ret;
-
 		said_not_installed = false;
+		sf_settle_markers();
 		PushActiveSnapshot(GetTransactionSnapshot());
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		ret = SPI_execute("SELECT slot_name, slot_identity, restart_lsn,"
-						  " confirmed_flush_lsn, catalog_xmin, slot_xmin, invalidated"
-						  " FROM slot_failover.slots", true, 0);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute returned %s", SPI_result_code_string(ret));
+		sf_spi_check(SPI_execute("SELECT slot_name, slot_identity, restart_lsn,"
+								 " confirmed_flush_lsn, catalog_xmin, slot_xmin, invalidated,"
+								 " two_phase, two_phase_at, system_identifier"
+								 " FROM slot_failover.slots", true, 0),
+					 SPI_OK_SELECT);
 
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 			MarkedSlot *row;
-			Datum		d;
 			bool		isnull;
 			bool		waiting;
+			char	   *name = NameStr(*DatumGetName(SPI_getbinval(tup, desc, 1, &isnull)));
 
-			d = SPI_getbinval(tup, desc, 1, &isnull);
-			row = hash_search(marks, NameStr(*DatumGetName(d)), HASH_ENTER, NULL);
+			if (!sf_row_is_ours(name, DatumGetInt64(SPI_getbinval(tup, desc, 10, &isnull))))
+				continue;
+			row = hash_search(marks, name, HASH_ENTER, NULL);
 			row->identity = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 			row->restart_lsn = sf_spi_lsn(tup, desc, 3);
 			row->confirmed_flush = sf_spi_lsn(tup, desc, 4);
 			row->catalog_xmin = sf_spi_xid(tup, desc, 5);
 			row->xmin = sf_spi_xid(tup, desc, 6);
 			row->invalidated = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+			row->two_phase = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+			row->two_phase_at = sf_spi_lsn(tup, desc, 9);
+			row->locked_out_since = 0;
 			row->marker_matches =
 				sf_marker_read(NameStr(row->name), &waiting) == row->identity &&
 				!waiting;
@@ -588,11 +685,42 @@ sf_load_marks(uint64 generation)
 	CommitTransactionCommand();
 
 	marks_generation = generation;
+	settled_since_start = true;
+	sf_publish_locked_out();
 
 	/* everything before now counts as somebody else's work */
 	seen_completions = sf_xact_completion_count();
 	frontier = GetXLogInsertRecPtr();
 	foreign_since_write = true;
+}
+
+/*
+ * Was the row written by this cluster?  One that another cluster wrote
+ * (it came through a subscription, or a dump) describes none of our slots:
+ * leave it alone, and say so once.
+ */
+static bool
+sf_row_is_ours(const char *name, int64 system_identifier)
+{
+	ListCell   *lc;
+	MemoryContext oldcxt;
+
+	if ((uint64) system_identifier == GetSystemIdentifier())
+		return true;
+
+	foreach(lc, warned_foreign)
+		if (strcmp(lfirst(lc), name) == 0)
+			return false;
+	ereport(WARNING,
+			(errmsg("ignoring the row of replication slot \"%s\" in %s.%s, which another cluster wrote",
+					name, SF_SCHEMA, SF_TABLE),
+			 errdetail("The row's system identifier is " UINT64_FORMAT "; this cluster's is " UINT64_FORMAT ".",
+					   (uint64) system_identifier, GetSystemIdentifier()),
+			 errhint("Rows can arrive through logical replication of that table; leave it out of publications.")));
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	warned_foreign = lappend(warned_foreign, pstrdup(name));
+	MemoryContextSwitchTo(oldcxt);
+	return false;
 }
 
 /*
@@ -623,17 +751,21 @@ sf_differs(MarkedSlot *row, SlotState *now)
 		now->confirmed_flush != row->confirmed_flush ||
 		now->xmin != row->xmin ||
 		now->catalog_xmin != row->catalog_xmin ||
-		now->invalidated != row->invalidated;
+		now->invalidated != row->invalidated ||
+		now->two_phase != row->two_phase ||
+		(now->two_phase && now->two_phase_at != row->two_phase_at);
 }
 
 /*
  * Is the difference between a row and its slot worth a write?  See "Our
- * own writes" in the file header.
+ * own writes" in the file header.  Enabling two_phase is never an echo.
  */
 static bool
 sf_worth_writing(MarkedSlot *row, SlotState *now)
 {
-	if (now->invalidated != row->invalidated)
+	if (now->invalidated != row->invalidated ||
+		now->two_phase != row->two_phase ||
+		(now->two_phase && now->two_phase_at != row->two_phase_at))
 		return true;
 	if (Min(now->restart_lsn, frontier) != Min(row->restart_lsn, frontier) ||
 		Min(now->confirmed_flush, frontier) != Min(row->confirmed_flush, frontier))
@@ -723,7 +855,7 @@ sf_primary_cycle(bool exact)
 	while ((row = hash_seq_search(&seq)) != NULL)
 	{
 		if (row->now == NULL || !row->marker_matches ||
-			!sf_marker_exists(NameStr(row->name)))
+			!sf_marker_present(NameStr(row->name)))
 			deletes[ndeletes++] = row;
 		else if (exact ? sf_differs(row, row->now) :
 				 sf_worth_writing(row, row->now))
@@ -740,7 +872,8 @@ sf_primary_cycle(bool exact)
 
 /*
  * Write the changes of one cycle in one transaction, and bring the worker's
- * copy of the table in line.  Returns the number of rows written.
+ * copy of the table in line.  Rows that a user's transaction holds are left
+ * for a later cycle.  Returns the number of rows written.
  */
 static int
 sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
@@ -748,8 +881,8 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 {
 	uint64		completions_before = seen_completions;
 	uint64		completions_after;
-	uint64		written = 0;
-	Oid			relid;
+	int			written;
+	MarkedSlot **all;
 
 	pgstat_report_activity(STATE_RUNNING, "writing marked replication slots");
 
@@ -764,8 +897,7 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 
-	relid = sf_table_oid();
-	if (!OidIsValid(relid))
+	if (!OidIsValid(sf_table_oid()))
 	{
 		/* DROP EXTENSION: nothing is marked any more */
 		PopActiveSnapshot();
@@ -778,109 +910,13 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	if (nupdates > 0)
-	{
-		Datum	   *v[8];
-		bool	   *n[8];
-		Datum		args[10];
-		Oid			types[10] = {NAMEARRAYOID, INT8ARRAYOID, PG_LSNARRAYOID,
-			PG_LSNARRAYOID, XIDARRAYOID, XIDARRAYOID, BOOLARRAYOID,
-		BYTEAARRAYOID, INT8OID, INT4OID};
-		int			ret;
+	all = palloc(sizeof(MarkedSlot *) * (nupdates + ndeletes));
+	memcpy(all, updates, sizeof(MarkedSlot *) * nupdates);
+	memcpy(all + nupdates, deletes, sizeof(MarkedSlot *) * ndeletes);
+	(void) sf_lock_rows(all, nupdates + ndeletes);
 
-		for (int c = 0; c < 8; c++)
-		{
-			v[c] = palloc(sizeof(Datum) * nupdates);
-			n[c] = palloc0(sizeof(bool) * nupdates);
-		}
-		for (int r = 0; r < nupdates; r++)
-		{
-			SlotState  *s = &states[r];
-
-			v[0][r] = NameGetDatum(&updates[r]->name);
-			v[1][r] = Int64GetDatum(updates[r]->identity);
-			v[2][r] = LSNGetDatum(s->restart_lsn);
-			n[2][r] = XLogRecPtrIsInvalid(s->restart_lsn);
-			v[3][r] = LSNGetDatum(s->confirmed_flush);
-			n[3][r] = XLogRecPtrIsInvalid(s->confirmed_flush);
-			v[4][r] = TransactionIdGetDatum(s->catalog_xmin);
-			n[4][r] = !TransactionIdIsValid(s->catalog_xmin);
-			v[5][r] = TransactionIdGetDatum(s->xmin);
-			n[5][r] = !TransactionIdIsValid(s->xmin);
-			v[6][r] = BoolGetDatum(s->invalidated);
-
-			/* the snapshot to restart decoding from, when that moved */
-			n[7][r] = true;
-			if (s->logical && s->restart_lsn != updates[r]->restart_lsn)
-			{
-				bytea	   *snapshot = sf_snapshot_read(s->restart_lsn);
-
-				v[7][r] = PointerGetDatum(snapshot);
-				n[7][r] = snapshot == NULL;
-			}
-		}
-		args[0] = sf_array(v[0], n[0], nupdates, NAMEOID);
-		args[1] = sf_array(v[1], n[1], nupdates, INT8OID);
-		args[2] = sf_array(v[2], n[2], nupdates, PG_LSNOID);
-		args[3] = sf_array(v[3], n[3], nupdates, PG_LSNOID);
-		args[4] = sf_array(v[4], n[4], nupdates, XIDOID);
-		args[5] = sf_array(v[5], n[5], nupdates, XIDOID);
-		args[6] = sf_array(v[6], n[6], nupdates, BOOLOID);
-		args[7] = sf_array(v[7], n[7], nupdates, BYTEAOID);
-		args[8] = Int64GetDatum((int64) GetSystemIdentifier());
-		args[9] = Int32GetDatum((int32) sf_insert_timeline());
-
-		ret = SPI_execute_with_args("UPDATE slot_failover.slots AS s SET"
-									" restart_lsn = u.restart_lsn,"
-									" confirmed_flush_lsn = u.confirmed_flush_lsn,"
-									" catalog_xmin = u.catalog_xmin,"
-									" slot_xmin = u.slot_xmin,"
-									" invalidated = u.invalidated,"
-									" snapshot = CASE WHEN s.restart_lsn IS DISTINCT FROM u.restart_lsn"
-									"  THEN u.snapshot ELSE s.snapshot END,"
-									" system_identifier = $9,"
-									" timeline = $10,"
-									" updated_at = pg_catalog.now()"
-									" FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-									"  pg_catalog.unnest($3), pg_catalog.unnest($4),"
-									"  pg_catalog.unnest($5), pg_catalog.unnest($6),"
-									"  pg_catalog.unnest($7), pg_catalog.unnest($8))"
-									"  AS u(slot_name, slot_identity, restart_lsn,"
-									"  confirmed_flush_lsn, catalog_xmin, slot_xmin, invalidated,"
-									"  snapshot)"
-									" WHERE s.slot_name OPERATOR(pg_catalog.=) u.slot_name"
-									" AND s.slot_identity OPERATOR(pg_catalog.=) u.slot_identity",
-									10, types, args, NULL, false, 0);
-		if (ret != SPI_OK_UPDATE)
-			elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(ret));
-		written += SPI_processed;
-	}
-
-	if (ndeletes > 0)
-	{
-		Datum	   *names = palloc(sizeof(Datum) * ndeletes);
-		Datum	   *identities = palloc(sizeof(Datum) * ndeletes);
-		Datum		args[2];
-		Oid			types[2] = {NAMEARRAYOID, INT8ARRAYOID};
-		int			ret;
-
-		for (int r = 0; r < ndeletes; r++)
-		{
-			names[r] = NameGetDatum(&deletes[r]->name);
-			identities[r] = Int64GetDatum(deletes[r]->identity);
-		}
-		args[0] = sf_array(names, NULL, ndeletes, NAMEOID);
-		args[1] = sf_array(identities, NULL, ndeletes, INT8OID);
-		ret = SPI_execute_with_args("DELETE FROM slot_failover.slots AS s"
-									" USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))"
-									"  AS d(slot_name, slot_identity)"
-									" WHERE s.slot_name OPERATOR(pg_catalog.=) d.slot_name"
-									" AND s.slot_identity OPERATOR(pg_catalog.=) d.slot_identity",
-									2, types, args, NULL, false, 0);
-		if (ret != SPI_OK_DELETE)
-			elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(ret));
-		written += SPI_processed;
-	}
+	written = sf_update_rows(updates, states, nupdates);
+	written += sf_delete_rows(deletes, ndeletes);
 
 	SPI_finish();
 	PopActiveSnapshot();
@@ -890,14 +926,22 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 	/* the rows now say what we wrote */
 	for (int r = 0; r < nupdates; r++)
 	{
-		updates[r]->restart_lsn = states[r].restart_lsn;
-		updates[r]->confirmed_flush = states[r].confirmed_flush;
-		updates[r]->xmin = states[r].xmin;
-		updates[r]->catalog_xmin = states[r].catalog_xmin;
-		updates[r]->invalidated = states[r].invalidated;
+		MarkedSlot *row = updates[r];
+
+		if (row->locked_out_since != 0)
+			continue;
+		row->restart_lsn = states[r].restart_lsn;
+		row->confirmed_flush = states[r].confirmed_flush;
+		row->xmin = states[r].xmin;
+		row->catalog_xmin = states[r].catalog_xmin;
+		row->invalidated = states[r].invalidated;
+		row->two_phase = states[r].two_phase;
+		row->two_phase_at = states[r].two_phase_at;
 	}
 	for (int r = 0; r < ndeletes; r++)
-		hash_search(marks, NameStr(deletes[r]->name), HASH_REMOVE, NULL);
+		if (deletes[r]->locked_out_since == 0)
+			hash_search(marks, NameStr(deletes[r]->name), HASH_REMOVE, NULL);
+	sf_publish_locked_out();
 
 	/*
 	 * If ours was the only transaction to end meanwhile, what we just wrote
@@ -912,7 +956,245 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 	else
 		sf_observe_activity();
 
-	return (int) written;
+	return written;
+}
+
+/*
+ * Lock the rows of these marked slots for this transaction, skipping those
+ * another transaction holds, so that an open mark() or unmark() delays only
+ * its own row.  Each row's locked_out_since says whether we could.  Returns
+ * the number of rows locked.
+ */
+static int
+sf_lock_rows(MarkedSlot **rows, int nrows)
+{
+	Datum	   *names = palloc(sizeof(Datum) * nrows);
+	Datum		args[1];
+	Oid			types[1] = {NAMEARRAYOID};
+	TimestampTz now = GetCurrentTimestamp();
+
+	for (int r = 0; r < nrows; r++)
+		names[r] = NameGetDatum(&rows[r]->name);
+	args[0] = sf_array(names, NULL, nrows, NAMEOID);
+	sf_spi_check(SPI_execute_with_args("SELECT slot_name FROM slot_failover.slots"
+									   " WHERE slot_name OPERATOR(pg_catalog.=) ANY ($1)"
+									   " FOR UPDATE SKIP LOCKED",
+									   1, types, args, NULL, false, 0),
+				 SPI_OK_SELECT);
+
+	for (int r = 0; r < nrows; r++)
+	{
+		bool		locked = false;
+
+		for (uint64 i = 0; i < SPI_processed && !locked; i++)
+		{
+			bool		isnull;
+			Name		name = DatumGetName(SPI_getbinval(SPI_tuptable->vals[i],
+														  SPI_tuptable->tupdesc,
+														  1, &isnull));
+
+			locked = strcmp(NameStr(*name), NameStr(rows[r]->name)) == 0;
+		}
+		if (locked)
+			rows[r]->locked_out_since = 0;
+		else if (rows[r]->locked_out_since == 0)
+			rows[r]->locked_out_since = now;
+	}
+	return (int) SPI_processed;
+}
+
+/*
+ * Update the rows we locked with their slots' states.  A logical slot's
+ * decoding snapshot goes with a new restart_lsn.
+ */
+static int
+sf_update_rows(MarkedSlot **updates, SlotState *states, int nupdates)
+{
+	enum
+	{
+		U_NAME, U_IDENTITY, U_RESTART, U_CONFIRMED, U_CATALOG_XMIN, U_XMIN,
+		U_INVALIDATED, U_TWO_PHASE, U_TWO_PHASE_AT, U_SNAPSHOT_MOVED,
+		U_SNAPSHOT, U_NCOLUMNS
+	};
+	static const Oid elmtypes[U_NCOLUMNS] = {NAMEOID, INT8OID, PG_LSNOID,
+		PG_LSNOID, XIDOID, XIDOID, BOOLOID, BOOLOID, PG_LSNOID, BOOLOID,
+	BYTEAOID};
+	Datum	   *v[U_NCOLUMNS];
+	bool	   *n[U_NCOLUMNS];
+	Datum		args[U_NCOLUMNS + 2];
+	Oid			types[U_NCOLUMNS + 2];
+	int			k = 0;
+
+	for (int c = 0; c < U_NCOLUMNS; c++)
+	{
+		v[c] = palloc(sizeof(Datum) * Max(nupdates, 1));
+		n[c] = palloc0(sizeof(bool) * Max(nupdates, 1));
+	}
+	for (int r = 0; r < nupdates; r++)
+	{
+		SlotState  *s = &states[r];
+		bool		moved = updates[r]->restart_lsn != s->restart_lsn;
+
+		if (updates[r]->locked_out_since != 0)
+			continue;
+		v[U_NAME][k] = NameGetDatum(&updates[r]->name);
+		v[U_IDENTITY][k] = Int64GetDatum(updates[r]->identity);
+		v[U_RESTART][k] = LSNGetDatum(s->restart_lsn);
+		n[U_RESTART][k] = XLogRecPtrIsInvalid(s->restart_lsn);
+		v[U_CONFIRMED][k] = LSNGetDatum(s->confirmed_flush);
+		n[U_CONFIRMED][k] = XLogRecPtrIsInvalid(s->confirmed_flush);
+		v[U_CATALOG_XMIN][k] = TransactionIdGetDatum(s->catalog_xmin);
+		n[U_CATALOG_XMIN][k] = !TransactionIdIsValid(s->catalog_xmin);
+		v[U_XMIN][k] = TransactionIdGetDatum(s->xmin);
+		n[U_XMIN][k] = !TransactionIdIsValid(s->xmin);
+		v[U_INVALIDATED][k] = BoolGetDatum(s->invalidated);
+		v[U_TWO_PHASE][k] = BoolGetDatum(s->two_phase);
+		v[U_TWO_PHASE_AT][k] = LSNGetDatum(s->two_phase_at);
+		n[U_TWO_PHASE_AT][k] = !s->two_phase;
+		v[U_SNAPSHOT_MOVED][k] = BoolGetDatum(moved);
+		n[U_SNAPSHOT][k] = true;
+		if (s->logical && moved)
+		{
+			bytea	   *snapshot = sf_snapshot_read(s->restart_lsn);
+
+			v[U_SNAPSHOT][k] = PointerGetDatum(snapshot);
+			n[U_SNAPSHOT][k] = snapshot == NULL;
+		}
+		k++;
+	}
+	if (k == 0)
+		return 0;
+
+	for (int c = 0; c < U_NCOLUMNS; c++)
+	{
+		args[c] = sf_array(v[c], n[c], k, elmtypes[c]);
+		types[c] = get_array_type(elmtypes[c]);
+	}
+	args[U_NCOLUMNS] = Int64GetDatum((int64) GetSystemIdentifier());
+	types[U_NCOLUMNS] = INT8OID;
+	args[U_NCOLUMNS + 1] = Int32GetDatum((int32) sf_insert_timeline());
+	types[U_NCOLUMNS + 1] = INT4OID;
+
+	sf_spi_check(SPI_execute_with_args("UPDATE slot_failover.slots AS s SET"
+									   " restart_lsn = u.restart_lsn,"
+									   " confirmed_flush_lsn = u.confirmed_flush_lsn,"
+									   " catalog_xmin = u.catalog_xmin,"
+									   " slot_xmin = u.slot_xmin,"
+									   " invalidated = u.invalidated,"
+									   " two_phase = u.two_phase,"
+									   " two_phase_at = u.two_phase_at,"
+									   " snapshot = CASE WHEN u.snapshot_moved"
+									   "  THEN u.snapshot ELSE s.snapshot END,"
+									   " system_identifier = $12,"
+									   " timeline = $13,"
+									   " updated_at = pg_catalog.now()"
+									   " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+									   "  pg_catalog.unnest($3), pg_catalog.unnest($4),"
+									   "  pg_catalog.unnest($5), pg_catalog.unnest($6),"
+									   "  pg_catalog.unnest($7), pg_catalog.unnest($8),"
+									   "  pg_catalog.unnest($9), pg_catalog.unnest($10),"
+									   "  pg_catalog.unnest($11))"
+									   "  AS u(slot_name, slot_identity, restart_lsn,"
+									   "  confirmed_flush_lsn, catalog_xmin, slot_xmin, invalidated,"
+									   "  two_phase, two_phase_at, snapshot_moved, snapshot)"
+									   " WHERE s.slot_name OPERATOR(pg_catalog.=) u.slot_name"
+									   " AND s.slot_identity OPERATOR(pg_catalog.=) u.slot_identity",
+									   U_NCOLUMNS + 2, types, args, NULL, false, 0),
+				 SPI_OK_UPDATE);
+	return (int) SPI_processed;
+}
+
+/*
+ * Delete the rows we locked of slots that are gone or were created again.
+ */
+static int
+sf_delete_rows(MarkedSlot **deletes, int ndeletes)
+{
+	Datum	   *names = palloc(sizeof(Datum) * Max(ndeletes, 1));
+	Datum	   *identities = palloc(sizeof(Datum) * Max(ndeletes, 1));
+	Datum		args[2];
+	Oid			types[2] = {NAMEARRAYOID, INT8ARRAYOID};
+	int			k = 0;
+
+	for (int r = 0; r < ndeletes; r++)
+	{
+		if (deletes[r]->locked_out_since != 0)
+			continue;
+		names[k] = NameGetDatum(&deletes[r]->name);
+		identities[k++] = Int64GetDatum(deletes[r]->identity);
+	}
+	if (k == 0)
+		return 0;
+
+	args[0] = sf_array(names, NULL, k, NAMEOID);
+	args[1] = sf_array(identities, NULL, k, INT8OID);
+	sf_spi_check(SPI_execute_with_args("DELETE FROM slot_failover.slots AS s"
+									   " USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2))"
+									   "  AS d(slot_name, slot_identity)"
+									   " WHERE s.slot_name OPERATOR(pg_catalog.=) d.slot_name"
+									   " AND s.slot_identity OPERATOR(pg_catalog.=) d.slot_identity",
+									   2, types, args, NULL, false, 0),
+				 SPI_OK_DELETE);
+	return (int) SPI_processed;
+}
+
+/*
+ * Show the rows a user's transaction keeps us from writing in the status
+ * view (copy_status(), which on a standby shows the copies).
+ */
+static void
+sf_publish_locked_out(void)
+{
+	HASH_SEQ_STATUS seq;
+	MarkedSlot *row;
+	int			n = 0;
+
+	LWLockAcquire(sf_shared->copies_lock, LW_EXCLUSIVE);
+	hash_seq_init(&seq, marks);
+	while ((row = hash_seq_search(&seq)) != NULL)
+	{
+		SlotFailoverCopyStatus *status;
+
+		if (row->locked_out_since == 0)
+			continue;
+		if (n >= sf_shared->max_copies)
+		{
+			hash_seq_term(&seq);
+			break;
+		}
+		status = &sf_shared->copies[n++];
+		status->name = row->name;
+		status->state = SF_COPY_WAITING;
+		strlcpy(status->reason, SF_LOCKED_OUT_REASON, SF_REASON_LEN);
+		status->changed_at = row->locked_out_since;
+	}
+	sf_shared->ncopies = n;
+	LWLockRelease(sf_shared->copies_lock);
+}
+
+/*
+ * Warn about the rows the worker could not write in its last cycle, as it
+ * published them: sync() calls this on a primary, so that its caller learns
+ * what the table does not reflect yet.
+ */
+void
+sf_primary_warn_locked_out(void)
+{
+	int			n;
+	NameData   *names;
+
+	LWLockAcquire(sf_shared->copies_lock, LW_SHARED);
+	n = sf_shared->ncopies;
+	names = palloc(sizeof(NameData) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		names[i] = sf_shared->copies[i].name;
+	LWLockRelease(sf_shared->copies_lock);
+
+	for (int i = 0; i < n; i++)
+		ereport(WARNING,
+				(errmsg("replication slot \"%s\" could not be recorded",
+						NameStr(names[i])),
+				 errdetail("Its row is locked by a transaction that has not ended (an open mark() or unmark()); the worker writes it once that transaction ends.")));
 }
 
 /*

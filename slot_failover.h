@@ -153,13 +153,16 @@ extern void sf_wake_worker(void);
 extern int64 sf_marker_read(const char *slot_name, bool *waiting);
 extern void sf_marker_write(const char *slot_name, int64 identity, bool waiting);
 extern bool sf_marker_exists(const char *slot_name);
-extern void sf_marker_remove(const char *slot_name, int64 identity);
+extern bool sf_marker_present(const char *slot_name);
+extern void sf_marker_record(const char *slot_name, int64 identity);
+extern TransactionId sf_marker_settle(const char *slot_name);
 extern void sf_durable_write(const char *path, const char *data, int len);
 
 /* primary.c */
 extern Oid	sf_table_oid(void);
 extern int	sf_primary_cycle(bool exact);
 extern void sf_primary_forget(void);
+extern void sf_primary_warn_locked_out(void);
 
 /* snapshot.c */
 extern bytea *sf_snapshot_read(XLogRecPtr lsn);

@@ -733,6 +733,8 @@ slot_failover_sync(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("slot_failover worker could not complete the cycle"),
 				 errdetail("The worker reported: %s", error)));
+	if (!RecoveryInProgress())
+		sf_primary_warn_locked_out();
 
 	PG_RETURN_LSN(lsn);
 }

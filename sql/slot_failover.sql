@@ -122,6 +122,79 @@ RESET ROLE;
 
 SELECT slot_name FROM slot_failover.slots ORDER BY slot_name;
 
+--
+-- Marks follow their transaction.  After each case the worker has run a
+-- full cycle (sync(), which also settles the markers), and each slot's
+-- marker file names exactly its committed row's identity, or is gone.
+--
+CREATE FUNCTION pg_temp.marker(slot name) RETURNS text LANGUAGE sql AS $$
+	SELECT CASE
+		WHEN pg_stat_file(file, true) IS NULL THEN 'no marker'
+		WHEN pg_read_file(file) = (SELECT slot_identity || E'\n'
+			FROM slot_failover.slots s WHERE s.slot_name = slot) THEN 'marker of the row'
+		ELSE 'stale marker' END
+	FROM (SELECT 'pg_replslot/' || slot || '/slot_failover.id' AS file) f
+$$;
+CREATE TEMP TABLE before AS SELECT slot_name, slot_identity FROM slot_failover.slots;
+
+-- an unmark whose exception block rolls back keeps the mark
+DO $$BEGIN
+	PERFORM slot_failover.unmark('regress_logical');
+	RAISE EXCEPTION 'undo';
+EXCEPTION WHEN raise_exception THEN NULL;
+END$$;
+SELECT slot_failover.sync() IS NOT NULL AS synced;
+SELECT slot_name, pg_temp.marker(slot_name) FROM slot_failover.slots ORDER BY 1;
+
+-- a rolled back mark leaves no mark
+BEGIN;
+SELECT slot_failover.mark('regress_physical');
+ROLLBACK;
+SELECT slot_failover.sync() IS NOT NULL AS synced;
+SELECT pg_temp.marker('regress_physical');
+
+-- unmark and mark again, rolled back: the old mark, with its identity
+BEGIN;
+SELECT slot_failover.unmark('regress_logical');
+SELECT slot_failover.mark('regress_logical');
+ROLLBACK;
+SELECT slot_failover.sync() IS NOT NULL AS synced;
+SELECT s.slot_name, s.slot_identity = b.slot_identity AS same_identity,
+	   pg_temp.marker(s.slot_name)
+FROM slot_failover.slots s JOIN before b USING (slot_name) ORDER BY 1;
+
+-- a refused PREPARE rolls the unmark back
+BEGIN;
+SELECT slot_failover.unmark('regress_logical');
+PREPARE TRANSACTION 'regress_unmark';
+SELECT slot_failover.sync() IS NOT NULL AS synced;
+SELECT slot_name, pg_temp.marker(slot_name) FROM slot_failover.slots ORDER BY 1;
+
+-- savepoints: a mark rolled back to, then unmark and mark released and
+-- committed: a new identity for the logical slot, none for the physical
+BEGIN;
+SAVEPOINT a;
+SELECT slot_failover.mark('regress_physical');
+ROLLBACK TO a;
+SAVEPOINT b;
+SELECT slot_failover.unmark('regress_logical');
+SELECT slot_failover.mark('regress_logical');
+RELEASE b;
+COMMIT;
+SELECT slot_failover.sync() IS NOT NULL AS synced;
+SELECT s.slot_name, s.slot_identity = b.slot_identity AS same_identity,
+	   pg_temp.marker(s.slot_name)
+FROM slot_failover.slots s JOIN before b USING (slot_name) ORDER BY 1;
+SELECT pg_temp.marker('regress_physical');
+
+-- committed: marked, then unmarked
+SELECT slot_failover.mark('regress_physical');
+SELECT slot_failover.sync() IS NOT NULL AS synced;
+SELECT slot_name, pg_temp.marker(slot_name) FROM slot_failover.slots ORDER BY 1;
+SELECT slot_failover.unmark('regress_physical');
+SELECT slot_failover.sync() IS NOT NULL AS synced;
+SELECT pg_temp.marker('regress_physical');
+
 -- clean up
 REVOKE ALL ON FUNCTION slot_failover.mark(name) FROM regress_sf_plain;
 REVOKE ALL ON FUNCTION slot_failover.mark(name), slot_failover.unmark(name)
