@@ -118,6 +118,7 @@ typedef struct MarkedSlot
 	TransactionId catalog_xmin;
 	bool		invalidated;
 	SlotState  *now;			/* during a cycle: the slot, or NULL */
+	bool		locked;			/* during a write: we hold the row */
 	TimestampTz locked_out_since;	/* a user's transaction holds the row */
 } MarkedSlot;
 
@@ -144,7 +145,7 @@ static void sf_observe_activity(void);
 static bool sf_differs(MarkedSlot *row, SlotState *now);
 static bool sf_worth_writing(MarkedSlot *row, SlotState *now);
 static bool sf_xmin_retreated(TransactionId recorded, TransactionId now);
-static int	sf_lock_rows(MarkedSlot **rows, int nrows);
+static void sf_lock_rows(MarkedSlot **rows, int nrows);
 static int	sf_update_rows(MarkedSlot **updates, SlotState *states, int nupdates);
 static int	sf_delete_rows(MarkedSlot **deletes, int ndeletes);
 static int	sf_write_changes(MarkedSlot **updates, SlotState *states,
@@ -913,7 +914,7 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 	all = palloc(sizeof(MarkedSlot *) * (nupdates + ndeletes));
 	memcpy(all, updates, sizeof(MarkedSlot *) * nupdates);
 	memcpy(all + nupdates, deletes, sizeof(MarkedSlot *) * ndeletes);
-	(void) sf_lock_rows(all, nupdates + ndeletes);
+	sf_lock_rows(all, nupdates + ndeletes);
 
 	written = sf_update_rows(updates, states, nupdates);
 	written += sf_delete_rows(deletes, ndeletes);
@@ -962,10 +963,9 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 /*
  * Lock the rows of these marked slots for this transaction, skipping those
  * another transaction holds, so that an open mark() or unmark() delays only
- * its own row.  Each row's locked_out_since says whether we could.  Returns
- * the number of rows locked.
+ * its own row.  Each row's locked_out_since says whether we could.
  */
-static int
+static void
 sf_lock_rows(MarkedSlot **rows, int nrows)
 {
 	Datum	   *names = palloc(sizeof(Datum) * nrows);
@@ -983,24 +983,25 @@ sf_lock_rows(MarkedSlot **rows, int nrows)
 				 SPI_OK_SELECT);
 
 	for (int r = 0; r < nrows; r++)
+		rows[r]->locked = false;
+	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		bool		locked = false;
+		bool		isnull;
+		Datum		name = SPI_getbinval(SPI_tuptable->vals[i],
+										 SPI_tuptable->tupdesc, 1, &isnull);
+		MarkedSlot *row = hash_search(marks, NameStr(*DatumGetName(name)),
+									  HASH_FIND, NULL);
 
-		for (uint64 i = 0; i < SPI_processed && !locked; i++)
-		{
-			bool		isnull;
-			Name		name = DatumGetName(SPI_getbinval(SPI_tuptable->vals[i],
-														  SPI_tuptable->tupdesc,
-														  1, &isnull));
-
-			locked = strcmp(NameStr(*name), NameStr(rows[r]->name)) == 0;
-		}
-		if (locked)
+		if (row != NULL)
+			row->locked = true;
+	}
+	for (int r = 0; r < nrows; r++)
+	{
+		if (rows[r]->locked)
 			rows[r]->locked_out_since = 0;
 		else if (rows[r]->locked_out_since == 0)
 			rows[r]->locked_out_since = now;
 	}
-	return (int) SPI_processed;
 }
 
 /*
