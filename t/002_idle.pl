@@ -40,14 +40,17 @@ is($primary->safe_psql('postgres', 'SELECT count(*) FROM slot_failover.slots'),
 $primary->backup('backup');
 my $standby = new_standby($primary, 'backup', 'standby', slot => 'standby_slot');
 
-my ($recv_out, $recv_err) = ('', '');
+# Its output goes to a file: a pipe that nobody reads fills up, and
+# pg_recvlogical then stops confirming.
+my $recv_err = '';
 my $recvlogical = IPC::Run::start(
 	[
 		'pg_recvlogical', '--dbname', $primary->connstr('postgres'),
-		'--slot', 'streamed', '--start', '--file', '-',
+		'--slot', 'streamed', '--start',
+		'--file', $primary->basedir . '/streamed.out',
 		'--status-interval', '1', '--no-loop'
 	],
-	'>', \$recv_out, '2>', \$recv_err);
+	'2>', \$recv_err);
 
 # Nothing in the window may be left for PostgreSQL to clean up later.
 $primary->safe_psql('postgres', 'VACUUM');
