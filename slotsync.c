@@ -632,14 +632,16 @@ sf_sync_held_copy(Row *row, Row *upstream, CopyEntry *entry)
  * applies, for a logical copy that does not have it?  Caller holds the
  * slot's spinlock.
  *
- * Decoding of a COMMIT PREPARED sends the whole transaction again, as a
- * PREPARE, when it was prepared before two_phase_at
- * (ReorderBufferFinishPrepared), since the client cannot have had it then.
- * A copy must therefore have the primary's two_phase and two_phase_at: a
- * copy without two_phase, which a two_phase client enables when it connects
- * after failover, would get two_phase_at there, and the client would get a
- * PREPARE it already has.  two_phase is never turned off (PostgreSQL 15
- * cannot), and a row without two_phase_at says nothing about it.
+ * A subscription asks for two_phase only once, when it enables it; from
+ * then on the slot's two_phase decides (CreateDecodingContext).  A copy
+ * without it would decode a COMMIT PREPARED after failover as a plain
+ * commit, and send the subscriber, which holds the prepared transaction,
+ * its changes a second time.  Decoding of a COMMIT PREPARED also sends the
+ * whole transaction again, as a PREPARE, when it was prepared before
+ * two_phase_at (ReorderBufferFinishPrepared), since the client cannot have
+ * had it then: so the copy takes the primary's two_phase_at too.
+ * two_phase is never turned off (PostgreSQL 15 cannot), and a row without
+ * two_phase_at says nothing about it.
  */
 static bool
 sf_two_phase_differs(Row *row, ReplicationSlot *slot)

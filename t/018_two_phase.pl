@@ -5,7 +5,8 @@
 # two_phase and two_phase_at, and the standby's copy takes them.  A
 # transaction prepared before a kill -9 failover, and committed prepared
 # on the promoted standby, reaches the subscriber exactly once with no
-# apply error: decoding the COMMIT PREPARED from the copy must know, from
+# apply error: decoding the COMMIT PREPARED from the copy must know that the
+# slot decodes two-phase (the subscription does not ask again) and, from
 # two_phase_at, that the subscriber already had the PREPARE.
 use strict;
 use warnings FATAL => 'all';
