@@ -29,6 +29,12 @@
  *	  written here before the copy's restart_lsn moves there.  A ready copy
  *	  whose row has no snapshot for a new restart_lsn keeps its old one.
  *	- A ready copy only moves forward.
+ *	- A logical copy has the row's two_phase and two_phase_at, saved before
+ *	  it is reported ready with them: decoding a COMMIT PREPARED after
+ *	  failover must know whether the client already had the PREPARE.
+ *	- A row written by another cluster (its system_identifier is not ours,
+ *	  which a standby shares with its primary) is ignored, with one WARNING
+ *	  and state "error": a subscription FOR ALL TABLES can bring one.
  *	- A copy whose row is gone, or names another identity, is dropped (and
  *	  created again for the new identity).
  *	- A local slot without a marker is not ours: a row of the same name is a
@@ -115,10 +121,12 @@ typedef struct Row
 	Oid			datoid;
 	NameData	plugin;
 	bool		two_phase;
+	XLogRecPtr	two_phase_at;	/* invalid if the row has none */
 	XLogRecPtr	restart_lsn;
 	XLogRecPtr	confirmed_flush;
 	TransactionId catalog_xmin;
 	bool		invalidated;
+	uint64		system_identifier;	/* of the cluster that wrote the row */
 	bytea	   *snapshot;		/* serialized at restart_lsn, or NULL */
 } Row;
 
@@ -130,6 +138,7 @@ typedef struct CopyEntry
 	char		reason[SF_REASON_LEN];
 	TimestampTz changed_at;		/* when state or reason last changed */
 	bool		seen;			/* has a row this cycle */
+	bool		foreign;		/* and another cluster wrote it */
 	bool		had_copy;		/* a local copy existed after the last cycle */
 
 	/* the ready copy we hold since the last cycle, or NULL; its identity */
@@ -155,6 +164,8 @@ static bool sf_find_local(const char *name, LocalSlot *local);
 static void sf_sync_row(Row *row, Row *upstream, CopyEntry *entry);
 static void sf_sync_row_guarded(Row *row, Row *upstream, CopyEntry *entry);
 static bool sf_sync_held_copy(Row *row, Row *upstream, CopyEntry *entry);
+static void sf_ignore_foreign_row(Row *row, CopyEntry *entry);
+static bool sf_two_phase_differs(Row *row, ReplicationSlot *slot);
 static const char *sf_logical_blocker(void);
 static bool sf_lock_database(Oid datoid);
 static bool sf_lock_has_waiter(const LOCKTAG *tag);
@@ -223,7 +234,8 @@ sf_standby_cycle(bool force)
 	PopActiveSnapshot();
 
 	for (int i = 0; i < nrows; i++)
-		if (PrimarySlotName && strcmp(NameStr(rows[i].name), PrimarySlotName) == 0)
+		if (PrimarySlotName && strcmp(NameStr(rows[i].name), PrimarySlotName) == 0 &&
+			rows[i].system_identifier == GetSystemIdentifier())
 			upstream = &rows[i];
 
 	hash_seq_init(&seq, entries);
@@ -244,7 +256,10 @@ sf_standby_cycle(bool force)
 			entry->changed_at = GetCurrentTimestamp();
 		}
 		entry->seen = true;
-		if (!sf_sync_held_copy(&rows[i], upstream, entry))
+		entry->foreign = rows[i].system_identifier != GetSystemIdentifier();
+		if (entry->foreign)
+			sf_ignore_foreign_row(&rows[i], entry);
+		else if (!sf_sync_held_copy(&rows[i], upstream, entry))
 			sf_sync_row_guarded(&rows[i], upstream, entry);
 	}
 
@@ -297,9 +312,11 @@ sf_read_rows(int *nrows)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute("SELECT slot_name, slot_identity, slot_type = 'logical',"
+	ret = SPI_execute("SELECT slot_name, slot_identity,"
+					  " slot_type OPERATOR(pg_catalog.=) 'logical',"
 					  " datoid, plugin, two_phase, restart_lsn, confirmed_flush_lsn,"
-					  " catalog_xmin, invalidated, snapshot"
+					  " catalog_xmin, invalidated, snapshot, system_identifier,"
+					  " two_phase_at"
 					  " FROM slot_failover.slots ORDER BY slot_name", true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute returned %s", SPI_result_code_string(ret));
@@ -336,6 +353,9 @@ sf_read_rows(int *nrows)
 			row->snapshot = SPI_palloc(VARSIZE(snapshot));
 			memcpy(row->snapshot, snapshot, VARSIZE(snapshot));
 		}
+		row->system_identifier =
+			(uint64) DatumGetInt64(SPI_getbinval(tup, desc, 12, &isnull));
+		row->two_phase_at = sf_spi_lsn(tup, desc, 13);
 	}
 	*nrows = (int) SPI_processed;
 	SPI_finish();
@@ -568,7 +588,7 @@ sf_sync_row(Row *row, Row *upstream, CopyEntry *entry)
  * does for the slots of its walsenders (PhysicalConfirmReceivedLocation,
  * LogicalConfirmReceivedLocation).  Returns false if the row needs
  * sf_sync_row: a new restart_lsn or catalog_xmin of a logical slot needs its
- * snapshot written and the copy saved.
+ * snapshot written and the copy saved, and so does a new two_phase state.
  */
 static bool
 sf_sync_held_copy(Row *row, Row *upstream, CopyEntry *entry)
@@ -588,7 +608,8 @@ sf_sync_held_copy(Row *row, Row *upstream, CopyEntry *entry)
 	if (handled && row->logical)
 	{
 		handled = row->restart_lsn == slot->data.restart_lsn &&
-			row->catalog_xmin == slot->data.catalog_xmin;
+			row->catalog_xmin == slot->data.catalog_xmin &&
+			!sf_two_phase_differs(row, slot);
 		if (handled && row->confirmed_flush > slot->data.confirmed_flush)
 		{
 			slot->data.confirmed_flush = row->confirmed_flush;
@@ -604,6 +625,56 @@ sf_sync_held_copy(Row *row, Row *upstream, CopyEntry *entry)
 	SpinLockRelease(&slot->mutex);
 
 	return handled;
+}
+
+/*
+ * Does the row enable two-phase decoding, or move the point from which it
+ * applies, for a logical copy that does not have it?  Caller holds the
+ * slot's spinlock.
+ *
+ * A subscription asks for two_phase only once, when it enables it; from
+ * then on the slot's two_phase decides (CreateDecodingContext).  A copy
+ * without it would decode a COMMIT PREPARED after failover as a plain
+ * commit, and send the subscriber, which holds the prepared transaction,
+ * its changes a second time.  Decoding of a COMMIT PREPARED also sends the
+ * whole transaction again, as a PREPARE, when it was prepared before
+ * two_phase_at (ReorderBufferFinishPrepared), since the client cannot have
+ * had it then: so the copy takes the primary's two_phase_at too.
+ * two_phase is never turned off (PostgreSQL 15 cannot), and a row without
+ * two_phase_at says nothing about it.
+ */
+static bool
+sf_two_phase_differs(Row *row, ReplicationSlot *slot)
+{
+	return (row->two_phase && !slot->data.two_phase) ||
+		(!XLogRecPtrIsInvalid(row->two_phase_at) &&
+		 row->two_phase_at != slot->data.two_phase_at);
+}
+
+/*
+ * A row that another cluster wrote, for instance one that a subscription to
+ * a publication FOR ALL TABLES brought to our primary: it says nothing about
+ * the slots of our primary, so it gets no copy, and a copy of that name
+ * loses its row (sf_drop_orphans).  One WARNING while the row stays.
+ */
+static void
+sf_ignore_foreign_row(Row *row, CopyEntry *entry)
+{
+	char		reason[SF_REASON_LEN];
+
+	snprintf(reason, sizeof(reason),
+			 "the row was written by another cluster (system identifier %llu), not by this standby's primary",
+			 (unsigned long long) row->system_identifier);
+	if (entry->state != SF_COPY_ERROR || strcmp(entry->reason, reason) != 0)
+		ereport(WARNING,
+				(errmsg("ignoring the row of slot_failover.slots for replication slot \"%s\", written by another cluster",
+						NameStr(row->name)),
+				 errdetail("The row's system identifier is %llu, this cluster's is %llu.",
+						   (unsigned long long) row->system_identifier,
+						   (unsigned long long) GetSystemIdentifier()),
+				 errhint("A publication FOR ALL TABLES carries slot_failover.slots to its subscribers; publish explicit tables or schemas instead.")));
+	sf_set_state(entry, SF_COPY_ERROR, "%s", reason);
+	entry->slot = NULL;
 }
 
 /*
@@ -726,6 +797,7 @@ sf_create_copy(Row *row)
 		SpinLockAcquire(&slot->mutex);
 		slot->data.database = row->datoid;
 		slot->data.plugin = row->plugin;
+		slot->data.two_phase_at = row->two_phase_at;
 		SpinLockRelease(&slot->mutex);
 	}
 
@@ -776,7 +848,9 @@ sf_create_copy(Row *row)
  * saved before its marker says so: a promotion right after a crash must not
  * find a ready copy with the positions of its reservation (a logical one
  * without a confirmed_flush).  The global horizons follow at the end of
- * the cycle (horizons_moved): until then they hold more.
+ * the cycle (horizons_moved): until then they hold more.  A logical copy
+ * takes the row's two_phase and two_phase_at (sf_two_phase_differs), and
+ * is saved before it is reported ready with them.
  */
 static ReplicationSlot *
 sf_advance_copy(Row *row, bool make_ready)
@@ -785,6 +859,7 @@ sf_advance_copy(Row *row, bool make_ready)
 	XLogRecPtr	restart_lsn;
 	bool		move_restart;
 	bool		changed = false;
+	bool		save = make_ready;
 
 	sf_slot_acquire(NameStr(row->name));
 	slot = MyReplicationSlot;
@@ -817,13 +892,21 @@ sf_advance_copy(Row *row, bool make_ready)
 			slot->data.catalog_xmin = row->catalog_xmin;
 			changed = true;
 		}
+		if (sf_two_phase_differs(row, slot))
+		{
+			slot->data.two_phase |= row->two_phase;
+			if (!XLogRecPtrIsInvalid(row->two_phase_at))
+				slot->data.two_phase_at = row->two_phase_at;
+			changed = save = true;
+		}
+		save |= move_restart;
 	}
 	SpinLockRelease(&slot->mutex);
 
 	if (changed)
 	{
 		ReplicationSlotMarkDirty();
-		if ((row->logical && move_restart) || make_ready)
+		if (save)
 			ReplicationSlotSave();
 
 		SpinLockAcquire(&slot->mutex);
@@ -945,8 +1028,8 @@ sf_drop_copy(const char *name)
 }
 
 /*
- * Drop our copies that no row of this cycle (an entry marked seen) asks
- * for any more.  A slot without a marker is never touched.
+ * Drop our copies that no row of this cycle (an entry marked seen, and not
+ * foreign) asks for any more.  A slot without a marker is never touched.
  */
 static void
 sf_drop_orphans(void)
@@ -965,7 +1048,7 @@ sf_drop_orphans(void)
 		if (!slot->in_use || slot->data.persistency != RS_PERSISTENT)
 			continue;
 		entry = hash_search(entries, NameStr(slot->data.name), HASH_FIND, NULL);
-		if (entry == NULL || !entry->seen)
+		if (entry == NULL || !entry->seen || entry->foreign)
 		{
 			names = lappend(names, pstrdup(NameStr(slot->data.name)));
 			databases = lappend_oid(databases, slot->data.database);

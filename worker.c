@@ -17,14 +17,18 @@
  *	  starts the worker and waits for it to exit; when it does, the launcher
  *	  starts it again after SF_RESTART_MS.  Without it, a worker whose
  *	  database does not exist yet could only fail with FATAL at every
- *	  restart.
+ *	  restart.  A launcher that exited is restarted by the postmaster while
+ *	  its worker may still run; the new one waits quietly until that worker
+ *	  exits.  In binary-upgrade mode (pg_upgrade) no launcher is registered.
  *
  *	- The worker, connected to slot_failover.database, runs one cycle every
  *	  slot_failover.naptime, or at once when its latch is set (by mark(),
  *	  unmark() or sync()).  A cycle asks the server whether it is in
  *	  recovery and does that role's work.  An ERROR inside a cycle is
  *	  logged, shown by worker_status(), and retried after SF_RESTART_MS;
- *	  it does not end the process.
+ *	  it does not end the process.  The worker is a superuser in a database
+ *	  others may own: its session's search_path is empty, and its statements
+ *	  name every operator and function with its schema.
  *
  * Both start at consistent state, so they also run on a hot standby, and
  * the worker changes role by itself when the standby is promoted.
@@ -103,6 +107,7 @@ static bool sf_check_database(char **newval, void **extra, GucSource source);
 static void sf_register_launcher(void);
 static BackgroundWorkerHandle *sf_start_worker(void);
 static bool sf_database_exists(void);
+static bool sf_worker_running(void);
 static void sf_wait(long timeout_ms);
 static void sf_worker_detach(int code, Datum arg);
 static void sf_explain_held_copy(ErrorData *edata);
@@ -170,7 +175,14 @@ _PG_init(void)
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = sf_shmem_startup;
 
-	sf_register_launcher();
+	/*
+	 * pg_upgrade starts both clusters in binary-upgrade mode, where nothing
+	 * but pg_upgrade may connect to a database or write to one: a worker
+	 * connected to slot_failover.database would make it fail to drop and
+	 * create that database in the new cluster.
+	 */
+	if (!IsBinaryUpgrade)
+		sf_register_launcher();
 }
 
 /*
@@ -384,6 +396,17 @@ slot_failover_launcher_main(Datum main_arg)
 		}
 		said_missing = false;
 
+		/*
+		 * A worker started by the launcher that ran before us (the
+		 * postmaster restarts a launcher that exited) may still run: wait
+		 * for it to exit rather than start one that would refuse to run.
+		 */
+		if (sf_worker_running())
+		{
+			sf_wait(SF_DATABASE_POLL_MS);
+			continue;
+		}
+
 		handle = sf_start_worker();
 		if (handle != NULL)
 		{
@@ -431,6 +454,20 @@ sf_database_exists(void)
 }
 
 /*
+ * Is a worker running?  The PID it stores is cleared when it exits.
+ */
+static bool
+sf_worker_running(void)
+{
+	pid_t		worker_pid;
+
+	SpinLockAcquire(&sf_shared->mutex);
+	worker_pid = sf_shared->worker_pid;
+	SpinLockRelease(&sf_shared->mutex);
+	return worker_pid != 0;
+}
+
+/*
  * Sleep on our latch, handling interrupts and configuration reloads.
  */
 static void
@@ -464,6 +501,18 @@ slot_failover_worker_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 
 	BackgroundWorkerInitializeConnection(sf_database, NULL, 0);
+
+	/*
+	 * We run as the bootstrap superuser in a database that others may own,
+	 * and its owner may set its search_path (ALTER DATABASE ... SET).  As
+	 * PostgreSQL's logical replication apply worker does after connecting
+	 * (ApplyWorkerMain in replication/logical/worker.c, REL_15) and the
+	 * autovacuum worker at start (AutoVacWorkerMain), pin an always-secure
+	 * search path, so that no operator or function the worker's statements
+	 * name can resolve to one of theirs.  The statements also qualify every
+	 * operator and function (OPERATOR(pg_catalog.=), pg_catalog.now()).
+	 */
+	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
 
 	SpinLockAcquire(&sf_shared->mutex);
 	running_pid = sf_shared->worker_pid;
@@ -643,6 +692,8 @@ sf_require_preload(void)
 void
 sf_check_function_call(bool needs_worker_database)
 {
+	char	   *database_name;
+
 	sf_require_preload();
 
 	if (!has_rolreplication(GetUserId()))
@@ -652,8 +703,12 @@ sf_check_function_call(bool needs_worker_database)
 				 errdetail("Only superusers and roles with the %s attribute may mark, unmark or synchronize replication slots.",
 						   "REPLICATION")));
 
-	if (needs_worker_database &&
-		strcmp(get_database_name(MyDatabaseId), sf_database) != 0)
+	if (!needs_worker_database)
+		return;
+
+	/* NULL if our database was dropped under us */
+	database_name = get_database_name(MyDatabaseId);
+	if (database_name == NULL || strcmp(database_name, sf_database) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("slot_failover can only be used in database \"%s\"",
