@@ -62,18 +62,13 @@ sf_xact_completion_count(void)
 }
 
 /*
- * The oldest xid whose status the commit log still holds.  (PG17+:
- * TransamVariables.)
+ * The oldest xid whose status the commit log still holds.  Caller holds
+ * XactTruncationLock.  (PG17+: TransamVariables.)
  */
 static inline TransactionId
 sf_oldest_clog_xid(void)
 {
-	TransactionId xid;
-
-	LWLockAcquire(XactTruncationLock, LW_SHARED);
-	xid = ShmemVariableCache->oldestClogXid;
-	LWLockRelease(XactTruncationLock);
-	return xid;
+	return ShmemVariableCache->oldestClogXid;
 }
 
 /*

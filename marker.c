@@ -31,8 +31,10 @@
  * the base line alone.
  *
  * Locking: on a primary, every writer (mark(), unmark(), the worker's
- * settling) holds ReplicationSlotAllocationLock exclusively, which also
- * keeps the slot's directory from being dropped or created meanwhile.
+ * settling) holds SlotFailoverShared.markers_lock exclusively, so that no
+ * change is lost between reading and writing a file, and
+ * ReplicationSlotAllocationLock in shared mode, which keeps the slot's
+ * directory from being dropped or created meanwhile.
  * Entries of two transactions never interleave: mark() and unmark() lock
  * the slot's row first, and the row lock is held until after commit.  On a
  * standby only the worker writes markers, of copies it has acquired or
@@ -96,7 +98,8 @@ typedef enum EntryFate
 } EntryFate;
 
 static void sf_marker_path(char *path, const char *slot_name);
-static bool sf_marker_load(const char *slot_name, Marker *marker);
+static bool sf_marker_load(const char *slot_name, Marker *marker,
+						   bool *malformed);
 static EntryFate sf_entry_fate(TransactionId xid);
 static int64 sf_marker_resolve(const Marker *marker);
 static bool sf_marker_compact(Marker *marker);
@@ -112,12 +115,14 @@ sf_marker_path(char *path, const char *slot_name)
 }
 
 /*
- * Read and parse the slot's marker.  Returns false if it has none.  A
- * malformed file is an error: it is ours, and we would not know what it
- * protects.
+ * Read and parse the slot's marker.  Returns false if it has none.  An
+ * entry line we cannot parse (nobody but us writes these files) ends the
+ * parse with a WARNING; *malformed (if not NULL) says so, and such a file is
+ * never rewritten.  Errors are left to the caller's slot alone: they must
+ * not stop a walsender or the worker's cycle for other slots.
  */
 static bool
-sf_marker_load(const char *slot_name, Marker *marker)
+sf_marker_load(const char *slot_name, Marker *marker, bool *malformed)
 {
 	char		path[MAXPGPATH];
 	char		buf[64 * (SF_MARKER_MAX_ENTRIES + 1)];
@@ -127,6 +132,8 @@ sf_marker_load(const char *slot_name, Marker *marker)
 	int			len;
 
 	memset(marker, 0, sizeof(Marker));
+	if (malformed)
+		*malformed = false;
 	sf_marker_path(path, slot_name);
 	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	if (fd < 0)
@@ -159,9 +166,15 @@ sf_marker_load(const char *slot_name, Marker *marker)
 		entry = &marker->entries[marker->nentries];
 		entry->identity = strtoi64(line + 1, &end, 10);
 		if (strncmp(end, " xid ", 5) != 0)
-			ereport(ERROR,
+		{
+			ereport(WARNING,
 					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("invalid line in file \"%s\"", path)));
+					 errmsg("ignoring invalid line %d in file \"%s\"",
+							marker->nentries + 2, path)));
+			if (malformed)
+				*malformed = true;
+			break;
+		}
 		xid = strtoul(end + 5, &end, 10);
 		entry->xid = (TransactionId) xid;
 		marker->nentries++;
@@ -172,20 +185,32 @@ sf_marker_load(const char *slot_name, Marker *marker)
 
 /*
  * Has the transaction that wrote an entry ended, and how?  In-progress is
- * asked before the commit log, as for heap tuples.  An xid older than what
- * the commit log holds can only be left by a worker that did not run for
- * that long; it counts as aborted.
+ * asked before the commit log, as for heap tuples.
+ *
+ * An xid this cluster has not handed out yet can only come from a file
+ * copied from elsewhere; it counts as aborted.  So does one whose status the
+ * commit log no longer holds (XactTruncationLock keeps it there while we
+ * look, as pg_xact_status() does): the worker settles every entry within a
+ * naptime of its transaction's end, so this needs a worker that did not run
+ * for hundreds of millions of transactions.
  */
 static EntryFate
 sf_entry_fate(TransactionId xid)
 {
+	bool		committed;
+
 	if (TransactionIdIsCurrentTransactionId(xid))
 		return ENTRY_VISIBLE;
+	if (!TransactionIdPrecedes(xid, ReadNextTransactionId()))
+		return ENTRY_VOID;
 	if (TransactionIdIsInProgress(xid))
 		return ENTRY_PENDING;
-	if (TransactionIdPrecedes(xid, sf_oldest_clog_xid()))
-		return ENTRY_VOID;
-	return TransactionIdDidCommit(xid) ? ENTRY_VISIBLE : ENTRY_VOID;
+
+	LWLockAcquire(XactTruncationLock, LW_SHARED);
+	committed = !TransactionIdPrecedes(xid, sf_oldest_clog_xid()) &&
+		TransactionIdDidCommit(xid);
+	LWLockRelease(XactTruncationLock);
+	return committed ? ENTRY_VISIBLE : ENTRY_VOID;
 }
 
 /*
@@ -273,7 +298,7 @@ int64
 sf_marker_read(const char *slot_name, bool *waiting)
 {
 	Marker		marker;
-	bool		found = sf_marker_load(slot_name, &marker);
+	bool		found = sf_marker_load(slot_name, &marker, NULL);
 
 	if (waiting)
 		*waiting = found && marker.waiting;
@@ -327,19 +352,27 @@ sf_marker_write(const char *slot_name, int64 identity, bool waiting)
 
 /*
  * Record, for the current (sub)transaction, that the slot is now marked
- * with identity, or unmarked (0).  Caller holds
- * ReplicationSlotAllocationLock exclusively, the slot exists, and the
- * current transaction has an xid (it wrote the slot's row).
+ * with identity, or unmarked (0).  Caller holds markers_lock exclusively and
+ * ReplicationSlotAllocationLock, the slot exists, and the current
+ * transaction has an xid (it wrote the slot's row).
  */
 void
 sf_marker_record(const char *slot_name, int64 identity)
 {
 	Marker		marker;
+	bool		malformed;
 
-	Assert(LWLockHeldByMeInMode(ReplicationSlotAllocationLock, LW_EXCLUSIVE));
+	Assert(LWLockHeldByMeInMode(sf_shared->markers_lock, LW_EXCLUSIVE));
 
-	if (!sf_marker_load(slot_name, &marker) && identity == 0)
+	if (!sf_marker_load(slot_name, &marker, &malformed) && identity == 0)
 		return;
+	if (malformed)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("marker file of replication slot \"%s\" is corrupted",
+						slot_name),
+				 errhint("Drop the slot, or remove the file \"%s\" in its directory and mark it again.",
+						 SF_MARKER_FILE)));
 	(void) sf_marker_compact(&marker);
 	if (marker.nentries >= SF_MARKER_MAX_ENTRIES)
 		ereport(ERROR,
@@ -363,15 +396,22 @@ sf_marker_record(const char *slot_name, int64 identity)
  * Fold the entries of ended transactions into the slot's marker, so that
  * no xid outlives its commit log.  Returns the xid of the first entry
  * whose transaction had ended, or InvalidTransactionId if nothing changed.
+ * A file without entries, the common case, is only read.
  */
 TransactionId
 sf_marker_settle(const char *slot_name)
 {
 	Marker		marker;
+	bool		malformed;
 	TransactionId first = InvalidTransactionId;
 
-	LWLockAcquire(ReplicationSlotAllocationLock, LW_EXCLUSIVE);
-	if (sf_marker_load(slot_name, &marker) && marker.nentries > 0)
+	if (!sf_marker_load(slot_name, &marker, NULL) || marker.nentries == 0)
+		return InvalidTransactionId;
+
+	LWLockAcquire(sf_shared->markers_lock, LW_EXCLUSIVE);
+	LWLockAcquire(ReplicationSlotAllocationLock, LW_SHARED);
+	if (sf_marker_load(slot_name, &marker, &malformed) &&
+		marker.nentries > 0 && !malformed)
 	{
 		first = marker.entries[0].xid;
 		if (sf_marker_compact(&marker))
@@ -380,6 +420,7 @@ sf_marker_settle(const char *slot_name)
 			first = InvalidTransactionId;
 	}
 	LWLockRelease(ReplicationSlotAllocationLock);
+	LWLockRelease(sf_shared->markers_lock);
 	return first;
 }
 

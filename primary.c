@@ -124,7 +124,7 @@ typedef struct MarkedSlot
 
 /* why a row waits on a primary, for the status view */
 #define SF_LOCKED_OUT_REASON \
-	"the row is locked by a transaction that has not ended (an open mark() or unmark()); it is written once that transaction ends"
+	"the row is locked by another transaction (for instance an open mark() or unmark()); it is written once that transaction ends"
 
 PG_FUNCTION_INFO_V1(slot_failover_mark);
 PG_FUNCTION_INFO_V1(slot_failover_unmark);
@@ -178,10 +178,10 @@ static bool foreign_since_write = true;
  * caller's transaction, so that every standby that replays the commit
  * keeps a copy of it.
  *
- * The row is written first, so that its lock orders us after any other
+ * The row is locked first, so that we are ordered after any other
  * transaction marking or unmarking the slot; only then is the identity
- * recorded in the slot's marker, under ReplicationSlotAllocationLock, once
- * we have made sure the slot is still the one we read.
+ * recorded in the slot's marker, and the row made to describe the slot
+ * that holds it.
  */
 Datum
 slot_failover_mark(PG_FUNCTION_ARGS)
@@ -197,6 +197,9 @@ slot_failover_mark(PG_FUNCTION_ARGS)
 	sf_check_change_call(slot_name);
 	sf_spi_begin_as_owner(sf_table_oid(), &save_userid, &save_sec);
 
+	/* zeroed, padding included: the two are compared with memcmp() */
+	memset(&state, 0, sizeof(state));
+	memset(&now, 0, sizeof(now));
 	row_identity = sf_row_identity(slot_name);
 	if (!sf_read_slot(NameStr(*slot_name), &state))
 		ereport(ERROR,
@@ -232,22 +235,22 @@ slot_failover_mark(PG_FUNCTION_ARGS)
 	sf_insert_row(slot_name, identity, &state);
 
 	/*
-	 * A slot dropped and created again since we read it would get a marker
-	 * for a row that describes another slot.  Its positions cannot move
-	 * backwards, nor its kind change, while it stays the same slot.
+	 * Tie the identity to the slot as it is now.  Should it have moved, or
+	 * been dropped and created again, since we read it, the row takes the
+	 * state of the slot that holds the marker.
 	 */
-	LWLockAcquire(ReplicationSlotAllocationLock, LW_EXCLUSIVE);
-	if (!sf_read_slot(NameStr(*slot_name), &now) ||
-		now.logical != state.logical || now.database != state.database ||
-		now.restart_lsn < state.restart_lsn ||
-		now.confirmed_flush < state.confirmed_flush)
+	LWLockAcquire(sf_shared->markers_lock, LW_EXCLUSIVE);
+	LWLockAcquire(ReplicationSlotAllocationLock, LW_SHARED);
+	if (!sf_read_slot(NameStr(*slot_name), &now) || !now.persistent)
 		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_IN_USE),
-				 errmsg("replication slot \"%s\" was dropped or created again while it was being marked",
-						NameStr(*slot_name)),
-				 errhint("Mark the slot again.")));
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("replication slot \"%s\" was dropped while it was being marked",
+						NameStr(*slot_name))));
 	sf_marker_record(NameStr(*slot_name), identity);
 	LWLockRelease(ReplicationSlotAllocationLock);
+	LWLockRelease(sf_shared->markers_lock);
+	if (memcmp(&now, &state, sizeof(SlotState)) != 0)
+		sf_insert_row(slot_name, identity, &now);
 
 	sf_spi_end_as_owner(save_userid, save_sec);
 	PG_RETURN_VOID();
@@ -289,17 +292,21 @@ slot_failover_unmark(PG_FUNCTION_ARGS)
 	sf_marks_dirty = true;
 
 	/* a slot created again since it was marked has no marker of ours */
-	LWLockAcquire(ReplicationSlotAllocationLock, LW_EXCLUSIVE);
+	LWLockAcquire(sf_shared->markers_lock, LW_EXCLUSIVE);
+	LWLockAcquire(ReplicationSlotAllocationLock, LW_SHARED);
 	if (sf_marker_read(NameStr(*slot_name), NULL) == identity)
 		sf_marker_record(NameStr(*slot_name), 0);
 	LWLockRelease(ReplicationSlotAllocationLock);
+	LWLockRelease(sf_shared->markers_lock);
 
 	sf_spi_end_as_owner(save_userid, save_sec);
 	PG_RETURN_VOID();
 }
 
 /*
- * The identity of the slot's row, or 0 if it has none.
+ * The identity of the slot's row, or 0 if it has none.  The row is locked,
+ * so that an unmark() still open elsewhere cannot take it away after we
+ * find the slot already marked: we wait for it, and then see its outcome.
  */
 static int64
 sf_row_identity(Name slot_name)
@@ -310,8 +317,9 @@ sf_row_identity(Name slot_name)
 
 	values[0] = NameGetDatum(slot_name);
 	sf_spi_check(SPI_execute_with_args("SELECT slot_identity FROM slot_failover.slots"
-									   " WHERE slot_name OPERATOR(pg_catalog.=) $1",
-									   1, types, values, NULL, true, 1),
+									   " WHERE slot_name OPERATOR(pg_catalog.=) $1"
+									   " FOR NO KEY UPDATE",
+									   1, types, values, NULL, false, 1),
 				 SPI_OK_SELECT);
 	if (SPI_processed == 0)
 		return 0;
@@ -504,16 +512,29 @@ sf_copy_slot(ReplicationSlot *slot, SlotState *state)
 
 /*
  * OID of slot_failover.slots in the current database, or InvalidOid if the
- * extension is not installed.  Caller is in a transaction.
+ * extension is not installed.  SQL objects older than this library are
+ * refused, naming the command that updates them: the statements here need
+ * the columns of the current version.  Caller is in a transaction.
  */
 Oid
 sf_table_oid(void)
 {
 	Oid			nspid = get_namespace_oid(SF_SCHEMA, true);
+	Oid			relid;
 
 	if (!OidIsValid(nspid))
 		return InvalidOid;
-	return get_relname_relid(SF_TABLE, nspid);
+	relid = get_relname_relid(SF_TABLE, nspid);
+	if (OidIsValid(relid) &&
+		get_attnum(relid, "two_phase_at") == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the SQL objects of slot_failover are older than its library"),
+				 errdetail("Table %s.%s has no column \"%s\", which version 1.1 added.",
+						   SF_SCHEMA, SF_TABLE, "two_phase_at"),
+				 errhint("Run ALTER EXTENSION slot_failover UPDATE in database \"%s\" on the primary.",
+						 sf_database)));
+	return relid;
 }
 
 /*
@@ -607,12 +628,18 @@ sf_settle_markers(void)
 		const char *name = lfirst(lc);
 		TransactionId xid = sf_marker_settle(name);
 
-		if (TransactionIdIsValid(xid) && !settled_since_start)
+		if (!TransactionIdIsValid(xid) || settled_since_start)
+			continue;
+		if (sf_marker_exists(name))
 			ereport(LOG,
 					(errmsg("settled the failover mark of replication slot \"%s\", left by transaction %u",
 							name, xid),
-					 errdetail("That transaction ended before the worker started; the slot is now %s, as the committed rows say.",
-							   sf_marker_exists(name) ? "marked" : "not marked")));
+					 errdetail("That transaction ended while the worker was not running; as the committed rows say, the slot is marked.")));
+		else
+			ereport(LOG,
+					(errmsg("settled the failover mark of replication slot \"%s\", left by transaction %u",
+							name, xid),
+					 errdetail("That transaction ended while the worker was not running; as the committed rows say, the slot is not marked.")));
 	}
 }
 
@@ -809,6 +836,7 @@ sf_primary_cycle(bool exact)
 	SlotState  *current;
 	int			nupdates = 0;
 	int			ndeletes = 0;
+	bool		no_longer_locked_out = false;
 	HASH_SEQ_STATUS seq;
 	MarkedSlot *row;
 	int			i;
@@ -864,8 +892,16 @@ sf_primary_cycle(bool exact)
 			states[nupdates] = *row->now;
 			updates[nupdates++] = row;
 		}
+		else if (row->locked_out_since != 0)
+		{
+			/* what it waited to record is no reason to write any more */
+			row->locked_out_since = 0;
+			no_longer_locked_out = true;
+		}
 	}
 
+	if (no_longer_locked_out)
+		sf_publish_locked_out();
 	if (nupdates == 0 && ndeletes == 0)
 		return 0;
 	return sf_write_changes(updates, states, nupdates, deletes, ndeletes);
@@ -883,6 +919,7 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 	uint64		completions_before = seen_completions;
 	uint64		completions_after;
 	int			written;
+	bool		had_xid;
 	MarkedSlot **all;
 
 	pgstat_report_activity(STATE_RUNNING, "writing marked replication slots");
@@ -918,6 +955,7 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 
 	written = sf_update_rows(updates, states, nupdates);
 	written += sf_delete_rows(deletes, ndeletes);
+	had_xid = TransactionIdIsValid(GetTopTransactionIdIfAny());
 
 	SPI_finish();
 	PopActiveSnapshot();
@@ -947,9 +985,11 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 	/*
 	 * If ours was the only transaction to end meanwhile, what we just wrote
 	 * is no reason to write again; otherwise somebody else was busy too.
+	 * (Ours counts only if it had an xid: with every row held by others, it
+	 * wrote nothing.)
 	 */
 	completions_after = sf_xact_completion_count();
-	if (completions_after == completions_before + 1)
+	if (had_xid && completions_after == completions_before + 1)
 	{
 		seen_completions = completions_after;
 		foreign_since_write = false;
@@ -1193,9 +1233,9 @@ sf_primary_warn_locked_out(void)
 
 	for (int i = 0; i < n; i++)
 		ereport(WARNING,
-				(errmsg("replication slot \"%s\" could not be recorded",
+				(errmsg("row of replication slot \"%s\" was not updated",
 						NameStr(names[i])),
-				 errdetail("Its row is locked by a transaction that has not ended (an open mark() or unmark()); the worker writes it once that transaction ends.")));
+				 errdetail("The row is locked by another transaction, for instance an open mark() or unmark(); the worker writes it once that transaction ends.")));
 }
 
 /*

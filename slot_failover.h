@@ -70,7 +70,8 @@ typedef struct SlotFailoverGateStatus
  * mutex protects every field up to sync_cv, which has its own lock;
  * copies_lock (the first slot_failover LWLock) protects ncopies and copies,
  * gates_lock (the second) the array gates, one entry per replication slot
- * index.  The pointers and max_copies are set once, at startup.
+ * index, markers_lock (the third) serializes the changes of marker files on
+ * a primary (marker.c).  The pointers and max_copies are set once, at startup.
  */
 typedef struct SlotFailoverShared
 {
@@ -107,6 +108,9 @@ typedef struct SlotFailoverShared
 	bool		sync_failed;
 	XLogRecPtr	sync_lsn;		/* WAL position the last full cycle reached */
 	ConditionVariable sync_cv;
+
+	/* serializes read-modify-write of marker files (marker.c) */
+	LWLock	   *markers_lock;
 
 	/* walsenders of marked slots: what they wait for */
 	LWLock	   *gates_lock;

@@ -232,7 +232,7 @@ sf_shmem_request(void)
 		prev_shmem_request_hook();
 
 	RequestAddinShmemSpace(sf_shmem_size());
-	RequestNamedLWLockTranche("slot_failover", 2);
+	RequestNamedLWLockTranche("slot_failover", 3);
 }
 
 /*
@@ -257,6 +257,7 @@ sf_shmem_startup(void)
 		ConditionVariableInit(&sf_shared->sync_cv);
 		sf_shared->copies_lock = &locks[0].lock;
 		sf_shared->gates_lock = &locks[1].lock;
+		sf_shared->markers_lock = &locks[2].lock;
 		sf_shared->max_copies = 2 * max_replication_slots;
 		sf_shared->gates = (SlotFailoverGateStatus *)
 			((char *) sf_shared +

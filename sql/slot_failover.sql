@@ -201,5 +201,15 @@ REVOKE ALL ON FUNCTION slot_failover.mark(name), slot_failover.unmark(name)
 	FROM regress_sf_replication;
 DROP ROLE regress_sf_plain, regress_sf_replication, regress_sf_monitor;
 DROP EXTENSION slot_failover;
+
+-- a library newer than the extension's SQL objects refuses, and says how
+-- to update them
+CREATE EXTENSION slot_failover VERSION '1.0';
+SELECT slot_failover.mark('regress_logical');
+ALTER EXTENSION slot_failover UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'slot_failover';
+SELECT slot_failover.mark('regress_logical');
+SELECT slot_name, two_phase, two_phase_at FROM slot_failover.slots;
+DROP EXTENSION slot_failover;
 SELECT pg_drop_replication_slot('regress_logical');
 SELECT pg_drop_replication_slot('regress_physical');

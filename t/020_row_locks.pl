@@ -50,14 +50,14 @@ my ($ret, $stdout, $stderr) = $node->psql('postgres',
 is($ret, 0, 'sync() returns while a transaction holds a row');
 like(
 	$stderr,
-	qr/WARNING:  replication slot "held" could not be recorded/,
+	qr/WARNING:  row of replication slot "held" was not updated/,
 	'sync() names the row it could not write');
 
 is( $node->safe_psql(
 		'postgres',
 		"SELECT state || ': ' || reason FROM slot_failover.status WHERE slot_name = 'held'"
 	),
-	'waiting: the row is locked by a transaction that has not ended (an open mark() or unmark()); it is written once that transaction ends',
+	'waiting: the row is locked by another transaction (for instance an open mark() or unmark()); it is written once that transaction ends',
 	'the status view shows the waiting row and why');
 is($node->safe_psql('postgres', sprintf($recorded, 'held')),
 	'f', 'the held row is not written meanwhile');
@@ -72,5 +72,37 @@ is( $node->safe_psql(
 		"SELECT state IS NULL FROM slot_failover.status WHERE slot_name = 'held'"),
 	't',
 	'and no longer shown as waiting');
+
+##########
+# mark() of a slot whose unmark() is still open waits for it, and then
+# marks the slot: it never reports an unmark that is about to commit as
+# "already marked".
+##########
+$session = $node->background_psql('postgres');
+$session->query_safe(q{BEGIN; SELECT slot_failover.unmark('held')});
+my $marker = $node->background_psql('postgres');
+$marker->query_until(qr/marking/,
+	q{\echo marking
+SELECT slot_failover.mark('held');
+});
+ok( $node->poll_query_until(
+		'postgres',
+		q{SELECT count(*) > 0 FROM pg_stat_activity
+WHERE wait_event_type = 'Lock' AND query LIKE '%slot_failover.mark%'}),
+	'mark() waits for the open unmark()');
+$session->query_safe('COMMIT');
+$session->quit;
+$marker->query_safe('SELECT 1');
+$marker->quit;
+$node->safe_psql('postgres', 'SELECT slot_failover.sync()');
+is( $node->safe_psql(
+		'postgres',
+		"SELECT count(*) FROM slot_failover.slots WHERE slot_name = 'held'"),
+	'1',
+	'the slot is marked after the unmark committed');
+my $identity = $node->safe_psql('postgres',
+	"SELECT slot_identity FROM slot_failover.slots WHERE slot_name = 'held'");
+is( slurp_file($node->data_dir . '/pg_replslot/held/slot_failover.id'),
+	"$identity\n", 'and its marker names the new row');
 
 done_testing();
