@@ -83,4 +83,24 @@ like(slurp_file($standby->logfile, $log_offset),
 	qr/DETAIL:  The row's system identifier is 12345, this cluster's is \d+\./,
 	'the WARNING names both system identifiers');
 
+##########
+# The primary's worker ignores the row too when it reloads the table (a
+# mark() makes it), with one WARNING, and leaves it in place.
+##########
+$log_offset = -s $primary->logfile;
+$primary->safe_psql(
+	'postgres', q{
+SELECT pg_create_physical_replication_slot('phys2', true);
+SELECT slot_failover.mark('phys2');
+SELECT slot_failover.sync();
+SELECT slot_failover.unmark('phys2');
+SELECT slot_failover.sync();
+});
+@warnings = grep { /WARNING:  ignoring the row .* "foreign", written by another cluster/ }
+  split /\n/, slurp_file($primary->logfile, $log_offset);
+is(scalar(@warnings), 1, 'the primary warns once about the foreign row');
+is( $primary->safe_psql('postgres',
+		"SELECT count(*) FROM slot_failover.slots WHERE slot_name = 'foreign'"),
+	'1', 'the primary leaves the foreign row alone');
+
 done_testing();
