@@ -3,11 +3,17 @@
 MODULE_big = slot_failover
 OBJS = \
 	$(WIN32RES) \
+	files.o \
+	functions.o \
 	gate.o \
 	marker.o \
 	primary.o \
+	slot_failover.o \
+	slots.o \
 	slotsync.o \
 	snapshot.o \
+	status.o \
+	table.o \
 	worker.o
 
 EXTENSION = slot_failover

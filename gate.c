@@ -30,9 +30,9 @@
  * SQL decoding (pg_logical_slot_get_changes) builds its result in the
  * backend and is not gated; the README says what to do instead.
  *
- * Each waiting walsender shows what it waits for in shared memory
- * (sf_gates, indexed by its slot's index, under the second slot_failover
- * LWLock), for the status view.
+ * Each waiting walsender shows what it waits for in shared memory owned by
+ * this file (gate_shared: one entry per replication slot index, under its
+ * LWLock), for the status view (sf_gate_read_waits()).
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -56,6 +56,7 @@
 #include "replication/walsender.h"
 #include "storage/latch.h"
 #include "storage/procarray.h"
+#include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/pg_lsn.h"
@@ -96,7 +97,16 @@ static void sf_gate_keepalive(void);
 static void sf_gate_publish(bool waiting, const char *standby,
 							XLogRecPtr lsn, TimestampTz since);
 
-PG_FUNCTION_INFO_V1(slot_failover_gate_status);
+/* What the walsenders of marked slots wait for, in shared memory. */
+typedef struct GateShared
+{
+	LWLock	   *lock;			/* protects gates */
+	SlotFailoverGateStatus gates[FLEXIBLE_ARRAY_MEMBER];	/* by slot index */
+} GateShared;
+
+#define SF_GATE_TRANCHE		"slot_failover gate"
+
+static GateShared *gate_shared = NULL;
 
 /* GUC variable, and its parsed form */
 char	   *sf_standby_slot_names = NULL;
@@ -413,11 +423,11 @@ sf_gate_publish(bool waiting, const char *standby, XLogRecPtr lsn,
 {
 	SlotFailoverGateStatus *gate;
 
-	if (sf_shared == NULL)
+	if (gate_shared == NULL)
 		return;
-	gate = &sf_shared->gates[ReplicationSlotIndex(MyReplicationSlot)];
+	gate = &gate_shared->gates[ReplicationSlotIndex(MyReplicationSlot)];
 
-	LWLockAcquire(sf_shared->gates_lock, LW_EXCLUSIVE);
+	LWLockAcquire(gate_shared->lock, LW_EXCLUSIVE);
 	gate->pid = MyProcPid;
 	gate->waiting = waiting;
 	gate->slot = MyReplicationSlot->data.name;
@@ -425,38 +435,67 @@ sf_gate_publish(bool waiting, const char *standby, XLogRecPtr lsn,
 		namestrcpy(&gate->standby, standby);
 	gate->lsn = lsn;
 	gate->since = since;
-	LWLockRelease(sf_shared->gates_lock);
+	LWLockRelease(gate_shared->lock);
 }
 
 /*
- * slot_failover.gate_status(): the walsenders of marked slots that wait for
- * a standby now, for the view slot_failover.status.
+ * Shared memory of the gate: one entry per replication slot.
  */
-Datum
-slot_failover_gate_status(PG_FUNCTION_ARGS)
+static Size
+sf_gate_shmem_size(void)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	return add_size(offsetof(GateShared, gates),
+					mul_size(sizeof(SlotFailoverGateStatus),
+							 max_replication_slots));
+}
 
-	sf_require_preload();
-	sf_init_materialized_srf(fcinfo);
+/*
+ * Ask for the gate's shared memory and lock; from shmem_request_hook.
+ */
+void
+sf_gate_shmem_request(void)
+{
+	RequestAddinShmemSpace(sf_gate_shmem_size());
+	RequestNamedLWLockTranche(SF_GATE_TRANCHE, 1);
+}
 
-	LWLockAcquire(sf_shared->gates_lock, LW_SHARED);
+/*
+ * Create or attach to the gate's shared memory; from shmem_startup_hook,
+ * which holds AddinShmemInitLock.
+ */
+void
+sf_gate_shmem_init(void)
+{
+	bool		found;
+
+	gate_shared = ShmemInitStruct("slot_failover gate", sf_gate_shmem_size(),
+								  &found);
+	if (!found)
+	{
+		memset(gate_shared, 0, sf_gate_shmem_size());
+		gate_shared->lock = &(GetNamedLWLockTranche(SF_GATE_TRANCHE))->lock;
+	}
+}
+
+/*
+ * The walsenders of marked slots that wait for a standby now, palloc'd;
+ * returns how many.  For gate_status().
+ */
+int
+sf_gate_read_waits(SlotFailoverGateStatus **waits)
+{
+	int			n = 0;
+
+	*waits = palloc(sizeof(SlotFailoverGateStatus) * max_replication_slots);
+	LWLockAcquire(gate_shared->lock, LW_SHARED);
 	for (int i = 0; i < max_replication_slots; i++)
 	{
-		SlotFailoverGateStatus *gate = &sf_shared->gates[i];
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
+		SlotFailoverGateStatus *gate = &gate_shared->gates[i];
 
 		/* a walsender that died while waiting left its entry behind */
-		if (!gate->waiting || BackendPidGetProc(gate->pid) == NULL)
-			continue;
-		values[0] = NameGetDatum(&gate->slot);
-		values[1] = NameGetDatum(&gate->standby);
-		values[2] = TimestampTzGetDatum(gate->since);
-		values[3] = LSNGetDatum(gate->lsn);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		if (gate->waiting && BackendPidGetProc(gate->pid) != NULL)
+			(*waits)[n++] = *gate;
 	}
-	LWLockRelease(sf_shared->gates_lock);
-
-	return (Datum) 0;
+	LWLockRelease(gate_shared->lock);
+	return n;
 }

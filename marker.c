@@ -31,10 +31,10 @@
  * the base line alone.
  *
  * Locking: on a primary, every writer (mark(), unmark(), the worker's
- * settling) holds SlotFailoverShared.markers_lock exclusively, so that no
- * change is lost between reading and writing a file, and
+ * settling) holds markers_lock, this file's own LWLock, exclusively, so
+ * that no change is lost between reading and writing a file, and
  * ReplicationSlotAllocationLock in shared mode, which keeps the slot's
- * directory from being dropped or created meanwhile.
+ * directory from being dropped or created meanwhile (sf_marker_lock()).
  * Entries of two transactions never interleave: mark() and unmark() lock
  * the slot's row first, and the row lock is held until after commit.  On a
  * standby only the worker writes markers, of copies it has acquired or
@@ -68,6 +68,7 @@
 #include "slot_failover.h"
 
 #define SF_MARKER_FILE		"slot_failover.id"
+#define SF_MARKERS_TRANCHE	"slot_failover markers"
 #define SF_WAITING_WORD		"waiting"
 
 /* at most this many entries; mark() refuses more in one transaction */
@@ -105,6 +106,45 @@ static int64 sf_marker_resolve(const Marker *marker);
 static bool sf_marker_compact(Marker *marker);
 static void sf_marker_store(const char *slot_name, const Marker *marker);
 
+/* serializes the changes of marker files on a primary */
+static LWLock *markers_lock = NULL;
+
+/*
+ * Ask for our LWLock; from shmem_request_hook.
+ */
+void
+sf_marker_shmem_request(void)
+{
+	RequestNamedLWLockTranche(SF_MARKERS_TRANCHE, 1);
+}
+
+/*
+ * Find our LWLock; from shmem_startup_hook.
+ */
+void
+sf_marker_shmem_init(void)
+{
+	markers_lock = &(GetNamedLWLockTranche(SF_MARKERS_TRANCHE))->lock;
+}
+
+/*
+ * Take the locks under which markers change on a primary (see the file
+ * header); sf_marker_unlock() releases them, as does transaction abort.
+ */
+void
+sf_marker_lock(void)
+{
+	LWLockAcquire(markers_lock, LW_EXCLUSIVE);
+	LWLockAcquire(ReplicationSlotAllocationLock, LW_SHARED);
+}
+
+void
+sf_marker_unlock(void)
+{
+	LWLockRelease(ReplicationSlotAllocationLock);
+	LWLockRelease(markers_lock);
+}
+
 /*
  * Path of the marker file of a slot.  path must hold MAXPGPATH bytes.
  */
@@ -125,32 +165,19 @@ static bool
 sf_marker_load(const char *slot_name, Marker *marker, bool *malformed)
 {
 	char		path[MAXPGPATH];
-	char		buf[64 * (SF_MARKER_MAX_ENTRIES + 1)];
+	bytea	   *content;
+	char	   *buf;
 	char	   *line;
 	char	   *end;
-	int			fd;
-	int			len;
 
 	memset(marker, 0, sizeof(Marker));
 	if (malformed)
 		*malformed = false;
 	sf_marker_path(path, slot_name);
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
-	if (fd < 0)
-	{
-		if (errno != ENOENT)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not open file \"%s\": %m", path)));
+	content = sf_file_read(path);
+	if (content == NULL)
 		return false;
-	}
-	len = read(fd, buf, sizeof(buf) - 1);
-	if (len < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read file \"%s\": %m", path)));
-	CloseTransientFile(fd);
-	buf[len] = '\0';
+	buf = VARDATA(content);
 
 	marker->base = strtoi64(buf, &end, 10);
 	marker->waiting = strncmp(end, " " SF_WAITING_WORD,
@@ -180,6 +207,7 @@ sf_marker_load(const char *slot_name, Marker *marker, bool *malformed)
 		marker->nentries++;
 		line = strchr(end, '\n');
 	}
+	pfree(content);
 	return true;
 }
 
@@ -352,9 +380,9 @@ sf_marker_write(const char *slot_name, int64 identity, bool waiting)
 
 /*
  * Record, for the current (sub)transaction, that the slot is now marked
- * with identity, or unmarked (0).  Caller holds markers_lock exclusively and
- * ReplicationSlotAllocationLock, the slot exists, and the current
- * transaction has an xid (it wrote the slot's row).
+ * with identity, or unmarked (0).  Caller holds sf_marker_lock(), the slot
+ * exists, and the current transaction has an xid (it wrote the slot's
+ * row).
  */
 void
 sf_marker_record(const char *slot_name, int64 identity)
@@ -362,7 +390,7 @@ sf_marker_record(const char *slot_name, int64 identity)
 	Marker		marker;
 	bool		malformed;
 
-	Assert(LWLockHeldByMeInMode(sf_shared->markers_lock, LW_EXCLUSIVE));
+	Assert(LWLockHeldByMeInMode(markers_lock, LW_EXCLUSIVE));
 
 	if (!sf_marker_load(slot_name, &marker, &malformed) && identity == 0)
 		return;
@@ -408,8 +436,7 @@ sf_marker_settle(const char *slot_name)
 	if (!sf_marker_load(slot_name, &marker, NULL) || marker.nentries == 0)
 		return InvalidTransactionId;
 
-	LWLockAcquire(sf_shared->markers_lock, LW_EXCLUSIVE);
-	LWLockAcquire(ReplicationSlotAllocationLock, LW_SHARED);
+	sf_marker_lock();
 	if (sf_marker_load(slot_name, &marker, &malformed) &&
 		marker.nentries > 0 && !malformed)
 	{
@@ -419,41 +446,6 @@ sf_marker_settle(const char *slot_name)
 		else
 			first = InvalidTransactionId;
 	}
-	LWLockRelease(ReplicationSlotAllocationLock);
-	LWLockRelease(sf_shared->markers_lock);
+	sf_marker_unlock();
 	return first;
-}
-
-/*
- * Replace a small file durably: write a temporary file beside it, fsync,
- * rename, fsync the directory.  A crash leaves the old file or the new one.
- */
-void
-sf_durable_write(const char *path, const char *data, int len)
-{
-	char		tmppath[MAXPGPATH];
-	int			fd;
-
-	snprintf(tmppath, MAXPGPATH, "%s.%d.tmp", path, MyProcPid);
-	fd = OpenTransientFile(tmppath, O_CREAT | O_TRUNC | O_WRONLY | PG_BINARY);
-	if (fd < 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not create file \"%s\": %m", tmppath)));
-	errno = 0;
-	if (write(fd, data, len) != len)
-	{
-		if (errno == 0)
-			errno = ENOSPC;
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not write file \"%s\": %m", tmppath)));
-	}
-	if (CloseTransientFile(fd) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not close file \"%s\": %m", tmppath)));
-
-	/* fsyncs the file, renames it, and fsyncs the directory */
-	(void) durable_rename(tmppath, path, ERROR);
 }

@@ -3,12 +3,19 @@
  * slot_failover.h
  *		Symbols shared by the files of slot_failover.
  *
- * worker.c owns the GUCs, the shared state and the worker's loop;
- * primary.c owns the table slot_failover.slots while the node is a
- * primary; slotsync.c the copies of the marked slots on a standby;
- * marker.c the files that tie a row to one incarnation of a slot;
- * snapshot.c the decoding snapshots that travel with logical slots' rows;
- * gate.c the wait that keeps logical clients behind the standbys.
+ * Declarations are grouped by the file that defines them, in the order in
+ * which files may call each other (slot_failover.c's header): a file calls
+ * only the files below it.
+ *
+ * slot_failover.c loads the module: GUCs, hooks, shared memory set-up;
+ * functions.c holds the SQL functions; worker.c the launcher, the worker
+ * and its loop; primary.c the primary's cycle; slotsync.c the copies on a
+ * standby; gate.c the wait that keeps logical clients behind the standbys;
+ * table.c every statement on slot_failover.slots; slots.c the reading of
+ * the slot array; marker.c the files that tie a row to one incarnation of
+ * a slot; snapshot.c the decoding snapshots that travel with logical
+ * slots' rows; status.c the board of the rows' states; files.c durable
+ * file writes.
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -22,7 +29,8 @@
 
 #include "access/transam.h"
 #include "access/xlogdefs.h"
-#include "executor/spi.h"
+#include "replication/slot.h"
+#include "utils/elog.h"
 #include "storage/lwlock.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
@@ -63,25 +71,10 @@ typedef struct SlotFailoverGateStatus
 	TimestampTz since;
 } SlotFailoverGateStatus;
 
-/*
- * State shared between the worker and the backends that call the SQL
- * functions.  One instance, in the main shared memory segment.
- *
- * mutex protects every field up to sync_cv, which has its own lock;
- * copies_lock (the first slot_failover LWLock) protects ncopies and copies,
- * gates_lock (the second) the array gates, one entry per replication slot
- * index, markers_lock (the third) serializes the changes of marker files on
- * a primary (marker.c).  The pointers and max_copies are set once, at startup.
- */
-typedef struct SlotFailoverShared
+/* What the worker reports about itself, for worker_status(). */
+typedef struct SlotFailoverWorkerStatus
 {
-	slock_t		mutex;
-
-	/* the running worker, or 0 and NULL */
-	pid_t		worker_pid;
-	Latch	   *worker_latch;
-
-	/* what the worker reports about itself, shown by worker_status() */
+	pid_t		pid;			/* the running worker, or 0 */
 	bool		in_recovery;	/* role of the last cycle */
 	TimestampTz started_at;		/* when the worker started */
 	uint64		cycles;			/* cycles run since start */
@@ -91,95 +84,117 @@ typedef struct SlotFailoverShared
 	TimestampTz last_write_at;	/* commit time of the last write */
 	TimestampTz last_error_at;	/* when the last cycle failed */
 	char		last_error[SF_ERROR_LEN];	/* and why */
+} SlotFailoverWorkerStatus;
 
-	/*
-	 * Bumped at commit of every transaction that ran mark() or unmark(): the
-	 * worker reloads its copy of the table when it moved.
-	 */
-	uint64		marks_changed;
-
-	/*
-	 * sync() asks for a full cycle by bumping sync_requested; the worker sets
-	 * sync_completed to the request it saw before it started that cycle, and
-	 * sync_failed if the cycle failed, then broadcasts sync_cv.
-	 */
-	uint64		sync_requested;
-	uint64		sync_completed;
-	bool		sync_failed;
-	XLogRecPtr	sync_lsn;		/* WAL position the last full cycle reached */
-	ConditionVariable sync_cv;
-
-	/* serializes read-modify-write of marker files (marker.c) */
-	LWLock	   *markers_lock;
-
-	/* walsenders of marked slots: what they wait for */
-	LWLock	   *gates_lock;
-	SlotFailoverGateStatus *gates;	/* after copies, max_replication_slots */
-
-	/* on a standby: the state of each row's copy, from the last cycle */
-	LWLock	   *copies_lock;
-	int			max_copies;
-	int			ncopies;
-	SlotFailoverCopyStatus copies[FLEXIBLE_ARRAY_MEMBER];
-} SlotFailoverShared;
-
-/*
- * Column col of an SPI result row, as an LSN or xid; invalid for NULL.
- */
-static inline XLogRecPtr
-sf_spi_lsn(HeapTuple tuple, TupleDesc desc, int col)
+/* What slot_failover needs of a replication slot (slots.c). */
+typedef struct SlotState
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+	bool		persistent;
+	bool		logical;
+	Oid			database;
+	NameData	plugin;
+	bool		two_phase;
+	XLogRecPtr	two_phase_at;
+	XLogRecPtr	restart_lsn;
+	XLogRecPtr	confirmed_flush;
+	TransactionId xmin;
+	TransactionId catalog_xmin;
+	bool		invalidated;
+} SlotState;
 
-	return isnull ? InvalidXLogRecPtr : (XLogRecPtr) DatumGetInt64(d);
-}
-
-static inline TransactionId
-sf_spi_xid(HeapTuple tuple, TupleDesc desc, int col)
+/* One row of slot_failover.slots, as read and written by table.c. */
+typedef struct SlotRow
 {
-	bool		isnull;
-	Datum		d = SPI_getbinval(tuple, desc, col, &isnull);
+	NameData	name;
+	int64		identity;
+	bool		logical;
+	Oid			datoid;
+	NameData	plugin;
+	bool		two_phase;
+	XLogRecPtr	two_phase_at;	/* invalid if the row has none */
+	XLogRecPtr	restart_lsn;
+	XLogRecPtr	confirmed_flush;
+	TransactionId catalog_xmin;
+	TransactionId xmin;
+	bool		invalidated;
+	uint64		system_identifier;	/* of the cluster that wrote the row */
+	bytea	   *snapshot;		/* serialized at restart_lsn, or NULL */
+} SlotRow;
 
-	return isnull ? InvalidTransactionId : DatumGetTransactionId(d);
-}
-
-/* worker.c */
-extern PGDLLIMPORT SlotFailoverShared *sf_shared;
+/* slot_failover.c */
 extern PGDLLIMPORT char *sf_database;
 extern PGDLLIMPORT int sf_naptime;
 
-extern void sf_require_preload(void);
-extern void sf_check_function_call(bool needs_worker_database);
-extern void sf_wake_worker(void);
-
-/* marker.c */
-extern int64 sf_marker_read(const char *slot_name, bool *waiting);
-extern void sf_marker_write(const char *slot_name, int64 identity, bool waiting);
-extern bool sf_marker_exists(const char *slot_name);
-extern bool sf_marker_present(const char *slot_name);
-extern void sf_marker_record(const char *slot_name, int64 identity);
-extern TransactionId sf_marker_settle(const char *slot_name);
-extern void sf_durable_write(const char *path, const char *data, int len);
+/* worker.c */
+extern void sf_worker_shmem_request(void);
+extern void sf_worker_shmem_init(void);
+extern bool sf_worker_preloaded(void);
+extern void sf_worker_register_launcher(void);
+extern void sf_worker_explain_error(ErrorData *edata);
+extern void sf_worker_marks_changed(void);
+extern XLogRecPtr sf_worker_sync(void);
+extern void sf_worker_get_status(SlotFailoverWorkerStatus *status);
 
 /* primary.c */
-extern Oid	sf_table_oid(void);
-extern int	sf_primary_cycle(bool exact);
+extern int	sf_primary_cycle(bool exact, uint64 generation);
 extern void sf_primary_forget(void);
-extern void sf_primary_warn_locked_out(void);
-
-/* snapshot.c */
-extern bytea *sf_snapshot_read(XLogRecPtr lsn);
-extern void sf_snapshot_write(XLogRecPtr lsn, bytea *data);
-
-/* gate.c */
-extern PGDLLIMPORT char *sf_standby_slot_names;
-extern void sf_gate_init(void);
 
 /* slotsync.c */
 extern void sf_standby_cycle(bool force);
 extern void sf_standby_forget(void);
 extern void sf_standby_finish(void);
 extern void sf_release_held_copies(void);
+
+/* gate.c */
+extern PGDLLIMPORT char *sf_standby_slot_names;
+extern void sf_gate_init(void);
+extern void sf_gate_shmem_request(void);
+extern void sf_gate_shmem_init(void);
+extern int	sf_gate_read_waits(SlotFailoverGateStatus **waits);
+
+/* table.c */
+extern Oid	sf_table_oid(void);
+extern void sf_table_begin_as_owner(Oid *save_userid, int *save_sec);
+extern void sf_table_end_as_owner(Oid save_userid, int save_sec);
+extern int64 sf_table_row_identity(Name slot_name);
+extern void sf_table_insert_row(Name slot_name, int64 identity,
+								const SlotState *state, bytea *snapshot);
+extern int64 sf_table_delete_row(Name slot_name);
+extern SlotRow *sf_table_read(int *nrows, bool with_snapshot);
+extern void sf_table_lock_rows(const NameData *names, int n, bool *locked);
+extern int	sf_table_update_rows(const SlotRow *rows, const bool *snapshot_moved,
+								 int nrows);
+extern int	sf_table_delete_rows(const SlotRow *rows, int nrows);
+
+/* slots.c */
+extern bool sf_slot_read(const char *name, SlotState *state);
+extern void sf_slot_copy(ReplicationSlot *slot, SlotState *state);
+
+/* marker.c */
+extern void sf_marker_shmem_request(void);
+extern void sf_marker_shmem_init(void);
+extern void sf_marker_lock(void);
+extern void sf_marker_unlock(void);
+extern int64 sf_marker_read(const char *slot_name, bool *waiting);
+extern void sf_marker_write(const char *slot_name, int64 identity, bool waiting);
+extern bool sf_marker_exists(const char *slot_name);
+extern bool sf_marker_present(const char *slot_name);
+extern void sf_marker_record(const char *slot_name, int64 identity);
+extern TransactionId sf_marker_settle(const char *slot_name);
+
+/* snapshot.c */
+extern bytea *sf_snapshot_read(XLogRecPtr lsn);
+extern void sf_snapshot_write(XLogRecPtr lsn, bytea *data);
+
+/* status.c */
+extern void sf_status_shmem_request(void);
+extern void sf_status_shmem_init(void);
+extern void sf_status_publish(const SlotFailoverCopyStatus *entries, int n);
+extern int	sf_status_read(SlotFailoverCopyStatus **entries);
+extern int	sf_status_count(void);
+
+/* files.c */
+extern void sf_durable_write(const char *path, const char *data, int len);
+extern bytea *sf_file_read(const char *path);
 
 #endif							/* SLOT_FAILOVER_H */

@@ -112,24 +112,6 @@
 #include "compat.h"
 #include "slot_failover.h"
 
-/* One row of slot_failover.slots, as the standby reads it. */
-typedef struct Row
-{
-	NameData	name;
-	int64		identity;
-	bool		logical;
-	Oid			datoid;
-	NameData	plugin;
-	bool		two_phase;
-	XLogRecPtr	two_phase_at;	/* invalid if the row has none */
-	XLogRecPtr	restart_lsn;
-	XLogRecPtr	confirmed_flush;
-	TransactionId catalog_xmin;
-	bool		invalidated;
-	uint64		system_identifier;	/* of the cluster that wrote the row */
-	bytea	   *snapshot;		/* serialized at restart_lsn, or NULL */
-} Row;
-
 /* What the worker remembers about each row between cycles. */
 typedef struct CopyEntry
 {
@@ -157,21 +139,18 @@ typedef struct LocalSlot
 	TransactionId catalog_xmin;
 } LocalSlot;
 
-PG_FUNCTION_INFO_V1(slot_failover_copy_status);
-
-static Row *sf_read_rows(int *nrows);
 static bool sf_find_local(const char *name, LocalSlot *local);
-static void sf_sync_row(Row *row, Row *upstream, CopyEntry *entry);
-static void sf_sync_row_guarded(Row *row, Row *upstream, CopyEntry *entry);
-static bool sf_sync_held_copy(Row *row, Row *upstream, CopyEntry *entry);
-static void sf_ignore_foreign_row(Row *row, CopyEntry *entry);
-static bool sf_two_phase_differs(Row *row, ReplicationSlot *slot);
+static void sf_sync_row(SlotRow *row, SlotRow *upstream, CopyEntry *entry);
+static void sf_sync_row_guarded(SlotRow *row, SlotRow *upstream, CopyEntry *entry);
+static bool sf_sync_held_copy(SlotRow *row, SlotRow *upstream, CopyEntry *entry);
+static void sf_ignore_foreign_row(SlotRow *row, CopyEntry *entry);
+static bool sf_two_phase_differs(SlotRow *row, ReplicationSlot *slot);
 static const char *sf_logical_blocker(void);
 static bool sf_lock_database(Oid datoid);
 static bool sf_lock_has_waiter(const LOCKTAG *tag);
 static void sf_yield_to_replay(void);
-static void sf_create_copy(Row *row);
-static ReplicationSlot *sf_advance_copy(Row *row, bool make_ready);
+static void sf_create_copy(SlotRow *row);
+static ReplicationSlot *sf_advance_copy(SlotRow *row, bool make_ready);
 static void sf_hold_copy(const char *name);
 static void sf_release_copy(void);
 static void sf_let_go(Oid datoid);
@@ -182,7 +161,7 @@ static void sf_drop_orphans(void);
 static void sf_publish(void);
 
 /* per-row state, in TopMemoryContext */
-static HTAB *entries = NULL;
+static HTAB *copy_entries = NULL;
 
 /* replay position of the last cycle that did any work */
 static XLogRecPtr last_replay = InvalidXLogRecPtr;
@@ -204,8 +183,8 @@ void
 sf_standby_cycle(bool force)
 {
 	XLogRecPtr	replay = GetXLogReplayRecPtr(NULL);
-	Row		   *rows;
-	Row		   *upstream = NULL;
+	SlotRow		   *rows;
+	SlotRow		   *upstream = NULL;
 	int			nrows;
 	HASH_SEQ_STATUS seq;
 	CopyEntry  *entry;
@@ -213,24 +192,24 @@ sf_standby_cycle(bool force)
 	/* first, since replay does not move while it waits for us */
 	sf_yield_to_replay();
 
-	if (!force && replay == last_replay && entries != NULL)
+	if (!force && replay == last_replay && copy_entries != NULL)
 		return;
 
-	if (entries == NULL)
+	if (copy_entries == NULL)
 	{
 		HASHCTL		ctl;
 
 		ctl.keysize = NAMEDATALEN;
 		ctl.entrysize = sizeof(CopyEntry);
 		ctl.hcxt = TopMemoryContext;
-		entries = hash_create("slot_failover copies", 64, &ctl,
+		copy_entries = hash_create("slot_failover copies", 64, &ctl,
 							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	}
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	rows = sf_read_rows(&nrows);
+	rows = sf_table_read(&nrows, true);
 	PopActiveSnapshot();
 
 	for (int i = 0; i < nrows; i++)
@@ -238,7 +217,7 @@ sf_standby_cycle(bool force)
 			rows[i].system_identifier == GetSystemIdentifier())
 			upstream = &rows[i];
 
-	hash_seq_init(&seq, entries);
+	hash_seq_init(&seq, copy_entries);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 		entry->seen = false;
 
@@ -246,7 +225,7 @@ sf_standby_cycle(bool force)
 	{
 		bool		found;
 
-		entry = hash_search(entries, NameStr(rows[i].name), HASH_ENTER, &found);
+		entry = hash_search(copy_entries, NameStr(rows[i].name), HASH_ENTER, &found);
 		if (!found)
 		{
 			entry->state = SF_COPY_WAITING;
@@ -275,10 +254,10 @@ sf_standby_cycle(bool force)
 	CommitTransactionCommand();
 
 	/* forget rows that are gone */
-	hash_seq_init(&seq, entries);
+	hash_seq_init(&seq, copy_entries);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 		if (!entry->seen)
-			hash_search(entries, NameStr(entry->name), HASH_REMOVE, NULL);
+			hash_search(copy_entries, NameStr(entry->name), HASH_REMOVE, NULL);
 
 	sf_publish();
 	last_replay = replay;
@@ -290,76 +269,10 @@ sf_standby_cycle(bool force)
 void
 sf_standby_forget(void)
 {
-	if (entries != NULL)
-		hash_destroy(entries);
-	entries = NULL;
+	if (copy_entries != NULL)
+		hash_destroy(copy_entries);
+	copy_entries = NULL;
 	last_replay = InvalidXLogRecPtr;
-}
-
-/*
- * Read the table, in the caller's transaction.  Returns a palloc'd array in
- * the current memory context; none if the extension is not installed.
- */
-static Row *
-sf_read_rows(int *nrows)
-{
-	Row		   *rows;
-	int			ret;
-
-	*nrows = 0;
-	if (!OidIsValid(sf_table_oid()))
-		return NULL;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute("SELECT slot_name, slot_identity,"
-					  " slot_type OPERATOR(pg_catalog.=) 'logical',"
-					  " datoid, plugin, two_phase, restart_lsn, confirmed_flush_lsn,"
-					  " catalog_xmin, invalidated, snapshot, system_identifier,"
-					  " two_phase_at"
-					  " FROM slot_failover.slots ORDER BY slot_name", true, 0);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute returned %s", SPI_result_code_string(ret));
-
-	/* in the caller's context: the rows outlive SPI_finish() */
-	rows = SPI_palloc(sizeof(Row) * Max(SPI_processed, 1));
-	memset(rows, 0, sizeof(Row) * Max(SPI_processed, 1));
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		Row		   *row = &rows[i];
-		Datum		d;
-		bool		isnull;
-
-		row->name = *DatumGetName(SPI_getbinval(tup, desc, 1, &isnull));
-		row->identity = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		row->logical = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		d = SPI_getbinval(tup, desc, 4, &isnull);
-		row->datoid = isnull ? InvalidOid : DatumGetObjectId(d);
-		d = SPI_getbinval(tup, desc, 5, &isnull);
-		if (!isnull)
-			row->plugin = *DatumGetName(d);
-		row->two_phase = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		row->restart_lsn = sf_spi_lsn(tup, desc, 7);
-		row->confirmed_flush = sf_spi_lsn(tup, desc, 8);
-		row->catalog_xmin = sf_spi_xid(tup, desc, 9);
-		row->invalidated = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
-		d = SPI_getbinval(tup, desc, 11, &isnull);
-		if (!isnull)
-		{
-			struct varlena *snapshot = pg_detoast_datum((struct varlena *) DatumGetPointer(d));
-
-			row->snapshot = SPI_palloc(VARSIZE(snapshot));
-			memcpy(row->snapshot, snapshot, VARSIZE(snapshot));
-		}
-		row->system_identifier =
-			(uint64) DatumGetInt64(SPI_getbinval(tup, desc, 12, &isnull));
-		row->two_phase_at = sf_spi_lsn(tup, desc, 13);
-	}
-	*nrows = (int) SPI_processed;
-	SPI_finish();
-	return rows;
 }
 
 /*
@@ -396,7 +309,7 @@ sf_find_local(const char *name, LocalSlot *local)
  * and does not stop the cycle.
  */
 static void
-sf_sync_row_guarded(Row *row, Row *upstream, CopyEntry *entry)
+sf_sync_row_guarded(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -439,7 +352,7 @@ sf_sync_row_guarded(Row *row, Row *upstream, CopyEntry *entry)
  * Bring the local copy of one row in line with it.
  */
 static void
-sf_sync_row(Row *row, Row *upstream, CopyEntry *entry)
+sf_sync_row(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 {
 	LocalSlot	local;
 	const char *blocker;
@@ -591,7 +504,7 @@ sf_sync_row(Row *row, Row *upstream, CopyEntry *entry)
  * snapshot written and the copy saved, and so does a new two_phase state.
  */
 static bool
-sf_sync_held_copy(Row *row, Row *upstream, CopyEntry *entry)
+sf_sync_held_copy(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 {
 	ReplicationSlot *slot = entry->slot;
 	bool		handled;
@@ -644,7 +557,7 @@ sf_sync_held_copy(Row *row, Row *upstream, CopyEntry *entry)
  * two_phase_at says nothing about it.
  */
 static bool
-sf_two_phase_differs(Row *row, ReplicationSlot *slot)
+sf_two_phase_differs(SlotRow *row, ReplicationSlot *slot)
 {
 	return (row->two_phase && !slot->data.two_phase) ||
 		(!XLogRecPtrIsInvalid(row->two_phase_at) &&
@@ -658,7 +571,7 @@ sf_two_phase_differs(Row *row, ReplicationSlot *slot)
  * loses its row (sf_drop_orphans).  One WARNING while the row stays.
  */
 static void
-sf_ignore_foreign_row(Row *row, CopyEntry *entry)
+sf_ignore_foreign_row(SlotRow *row, CopyEntry *entry)
 {
 	char		reason[SF_REASON_LEN];
 
@@ -784,7 +697,7 @@ sf_yield_to_replay(void)
  * Create a waiting copy of the row's slot, holding what is safe here.
  */
 static void
-sf_create_copy(Row *row)
+sf_create_copy(SlotRow *row)
 {
 	ReplicationSlot *slot;
 
@@ -853,7 +766,7 @@ sf_create_copy(Row *row)
  * is saved before it is reported ready with them.
  */
 static ReplicationSlot *
-sf_advance_copy(Row *row, bool make_ready)
+sf_advance_copy(SlotRow *row, bool make_ready)
 {
 	ReplicationSlot *slot;
 	XLogRecPtr	restart_lsn;
@@ -1047,7 +960,7 @@ sf_drop_orphans(void)
 
 		if (!slot->in_use || slot->data.persistency != RS_PERSISTENT)
 			continue;
-		entry = hash_search(entries, NameStr(slot->data.name), HASH_FIND, NULL);
+		entry = hash_search(copy_entries, NameStr(slot->data.name), HASH_FIND, NULL);
 		if (entry == NULL || !entry->seen || entry->foreign)
 		{
 			names = lappend(names, pstrdup(NameStr(slot->data.name)));
@@ -1092,34 +1005,31 @@ sf_set_state(CopyEntry *entry, SlotFailoverCopyState state, const char *fmt,...)
 }
 
 /*
- * Copy the rows' states to shared memory, for slot_failover.copy_status().
+ * Publish the rows' states on the status board (status.c), for the status
+ * view.
  */
 static void
 sf_publish(void)
 {
 	HASH_SEQ_STATUS seq;
 	CopyEntry  *entry;
+	SlotFailoverCopyStatus *published;
 	int			n = 0;
 
-	LWLockAcquire(sf_shared->copies_lock, LW_EXCLUSIVE);
-	hash_seq_init(&seq, entries);
+	published = palloc(sizeof(SlotFailoverCopyStatus) *
+					   Max(hash_get_num_entries(copy_entries), 1));
+	hash_seq_init(&seq, copy_entries);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 	{
-		SlotFailoverCopyStatus *status;
+		SlotFailoverCopyStatus *status = &published[n++];
 
-		if (n >= sf_shared->max_copies)
-		{
-			hash_seq_term(&seq);
-			break;
-		}
-		status = &sf_shared->copies[n++];
 		status->name = entry->name;
 		status->state = entry->state;
 		strlcpy(status->reason, entry->reason, SF_REASON_LEN);
 		status->changed_at = entry->changed_at;
 	}
-	sf_shared->ncopies = n;
-	LWLockRelease(sf_shared->copies_lock);
+	sf_status_publish(published, n);
+	pfree(published);
 }
 
 /*
@@ -1162,39 +1072,6 @@ sf_standby_finish(void)
 						dropped.data)));
 
 	sf_standby_forget();
-	LWLockAcquire(sf_shared->copies_lock, LW_EXCLUSIVE);
-	sf_shared->ncopies = 0;
-	LWLockRelease(sf_shared->copies_lock);
+	sf_status_publish(NULL, 0);
 }
 
-/*
- * slot_failover.copy_status(): the state of each row's copy on this
- * standby, for the view slot_failover.status.
- */
-Datum
-slot_failover_copy_status(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	static const char *const names[] = {"ready", "waiting", "conflict", "error"};
-
-	sf_require_preload();
-	sf_init_materialized_srf(fcinfo);
-
-	LWLockAcquire(sf_shared->copies_lock, LW_SHARED);
-	for (int i = 0; i < sf_shared->ncopies; i++)
-	{
-		SlotFailoverCopyStatus *status = &sf_shared->copies[i];
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
-
-		values[0] = NameGetDatum(&status->name);
-		values[1] = CStringGetTextDatum(names[status->state]);
-		values[2] = CStringGetTextDatum(status->reason);
-		nulls[2] = status->reason[0] == '\0';
-		values[3] = TimestampTzGetDatum(status->changed_at);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	LWLockRelease(sf_shared->copies_lock);
-
-	return (Datum) 0;
-}

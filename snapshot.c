@@ -62,37 +62,9 @@ bytea *
 sf_snapshot_read(XLogRecPtr lsn)
 {
 	char		path[MAXPGPATH];
-	struct stat st;
-	bytea	   *data;
-	int			fd;
-	ssize_t		len;
 
 	sf_snapshot_path(path, lsn);
-	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
-	if (fd < 0)
-	{
-		if (errno != ENOENT)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not open file \"%s\": %m", path)));
-		return NULL;
-	}
-	if (fstat(fd, &st) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not stat file \"%s\": %m", path)));
-
-	data = palloc(VARHDRSZ + st.st_size);
-	len = read(fd, VARDATA(data), st.st_size);
-	if (len != st.st_size)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not read file \"%s\": read %zd of %zu",
-						path, len, (size_t) st.st_size)));
-	CloseTransientFile(fd);
-
-	SET_VARSIZE(data, VARHDRSZ + len);
-	return data;
+	return sf_file_read(path);
 }
 
 /*

@@ -1,12 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *		The slot_failover launcher and worker, their shared state and GUCs.
+ *		The slot_failover launcher and worker: the processes, their loop,
+ *		and what they share with the backends.
  *
  * slot_failover keeps a row per marked replication slot in the WAL-logged
  * table slot_failover.slots, so that physical replication carries the
  * slots' state to every standby.  This file holds the processes that do
- * the work; primary.c holds the work itself.
+ * the work; primary.c and slotsync.c hold each role's work.
  *
  * Two background workers are involved, both started through
  * shared_preload_libraries:
@@ -33,12 +34,17 @@
  * Both start at consistent state, so they also run on a hot standby, and
  * the worker changes role by itself when the standby is promoted.
  *
- * Shared state (SlotFailoverShared in slot_failover.h) is one struct in
- * the main shared memory segment.  Its spinlock protects every field but
+ * Shared state (WorkerShared) is one struct in the main shared memory
+ * segment, private to this file.  Its spinlock protects every field but
  * the condition variable; nothing is done while it is held but copying.
- * Only one worker may run: the worker stores its PID there under the
- * spinlock at start, refuses to run if another one is stored, and clears
- * it in a before_shmem_exit callback.
+ * Backends reach it through the functions below: sf_worker_sync(),
+ * sf_worker_marks_changed(), sf_worker_get_status().  Only one worker may
+ * run: the worker stores its PID there under the spinlock at start,
+ * refuses to run if another one is stored, and clears it in a
+ * before_shmem_exit callback.
+ *
+ * The log hook that explains errors about copies (sf_worker_explain_error)
+ * lives here too, since it recognises the worker's PID.
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -57,31 +63,26 @@
 #include "access/xlog.h"
 #include "access/xlogrecovery.h"
 #include "catalog/pg_database.h"
-#include "commands/dbcommands.h"
-#include "utils/snapmgr.h"
-#include "fmgr.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "replication/slot.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 #include "tcop/tcopprot.h"
-#include "utils/acl.h"
-#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/pg_lsn.h"
+#include "utils/snapmgr.h"
 #include "utils/wait_event.h"
 
 #include "compat.h"
 #include "slot_failover.h"
-
-PG_MODULE_MAGIC;
 
 /* how often the launcher looks for a missing database */
 #define SF_DATABASE_POLL_MS		1000
@@ -89,29 +90,51 @@ PG_MODULE_MAGIC;
 /* pause before a worker is restarted, or a failed cycle is retried */
 #define SF_RESTART_MS			5000
 
-/* number of columns of worker_status() */
-#define SF_WORKER_STATUS_COLS	10
+/*
+ * What the worker shares with the backends.  mutex protects every field
+ * but sync_cv.
+ */
+typedef struct WorkerShared
+{
+	slock_t		mutex;
+
+	/* the running worker, or 0 and NULL */
+	pid_t		worker_pid;
+	Latch	   *worker_latch;
+
+	/* what the worker reports about itself, shown by worker_status() */
+	SlotFailoverWorkerStatus status;
+
+	/*
+	 * Bumped at the end of every transaction that ran mark() or unmark():
+	 * the worker reloads its copy of the table when it moved.
+	 */
+	uint64		marks_changed;
+
+	/*
+	 * sync() asks for a full cycle by bumping sync_requested; the worker sets
+	 * sync_completed to the request it saw before it started that cycle, and
+	 * sync_failed if the cycle failed, then broadcasts sync_cv.
+	 */
+	uint64		sync_requested;
+	uint64		sync_completed;
+	bool		sync_failed;
+	XLogRecPtr	sync_lsn;		/* WAL position the last full cycle reached */
+	ConditionVariable sync_cv;
+} WorkerShared;
 
 PGDLLEXPORT void slot_failover_launcher_main(Datum main_arg);
 PGDLLEXPORT void slot_failover_worker_main(Datum main_arg);
 
-PG_FUNCTION_INFO_V1(slot_failover_sync);
-PG_FUNCTION_INFO_V1(slot_failover_worker_status);
-
-void		_PG_init(void);
-
-static Size sf_shmem_size(void);
-static void sf_shmem_request(void);
-static void sf_shmem_startup(void);
-static bool sf_check_database(char **newval, void **extra, GucSource source);
-static void sf_register_launcher(void);
 static BackgroundWorkerHandle *sf_start_worker(void);
 static bool sf_database_exists(void);
 static bool sf_worker_running(void);
 static void sf_wait(long timeout_ms);
 static void sf_worker_detach(int code, Datum arg);
-static void sf_explain_held_copy(ErrorData *edata);
 static bool sf_run_cycle(MemoryContext cycle_context);
+static void sf_cycle_failed(MemoryContext cycle_context);
+
+static WorkerShared *worker_shared = NULL;
 
 /* a configuration reload happened since the last cycle */
 static bool sf_reloaded = false;
@@ -120,168 +143,59 @@ static bool sf_reloaded = false;
 static bool sf_was_in_recovery = false;
 static bool sf_first_cycle = true;
 
-static emit_log_hook_type prev_emit_log_hook = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-SlotFailoverShared *sf_shared = NULL;
-
-/* GUC variables */
-char	   *sf_database = NULL;
-int			sf_naptime = 100;
-
 /*
- * Module load callback.
- *
- * The reloadable GUC is defined even without preload, so that SHOW and
- * ALTER SYSTEM know it; everything else needs shared_preload_libraries.
+ * Ask for the shared state's memory; from shmem_request_hook.
  */
 void
-_PG_init(void)
+sf_worker_shmem_request(void)
 {
-	DefineCustomIntVariable("slot_failover.naptime",
-							"Time between two looks of the worker at the replication slots.",
-							"Looking is cheap: a cycle writes only when a marked slot changed.",
-							&sf_naptime,
-							100, 1, 3600 * 1000,
-							PGC_SIGHUP,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
-	sf_gate_init();
-
-	if (!process_shared_preload_libraries_in_progress)
-	{
-		sf_reserve_guc_prefix("slot_failover");
-		return;
-	}
-
-	/* can't define PGC_POSTMASTER variable after startup */
-	DefineCustomStringVariable("slot_failover.database",
-							   "Database the slot_failover worker connects to, where the extension is installed.",
-							   NULL,
-							   &sf_database,
-							   "postgres",
-							   PGC_POSTMASTER,
-							   0,
-							   sf_check_database, NULL, NULL);
-
-	sf_reserve_guc_prefix("slot_failover");
-
-	prev_emit_log_hook = emit_log_hook;
-	emit_log_hook = sf_explain_held_copy;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = sf_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = sf_shmem_startup;
-
-	/*
-	 * pg_upgrade starts both clusters in binary-upgrade mode, where nothing
-	 * but pg_upgrade may connect to a database or write to one: a worker
-	 * connected to slot_failover.database would make it fail to drop and
-	 * create that database in the new cluster.
-	 */
-	if (!IsBinaryUpgrade)
-		sf_register_launcher();
+	RequestAddinShmemSpace(sizeof(WorkerShared));
 }
 
 /*
- * Reject a database name that cannot name a database, before the server
- * starts rather than in the worker.
+ * Create or attach to the shared state; from shmem_startup_hook, which
+ * holds AddinShmemInitLock.
  */
-static bool
-sf_check_database(char **newval, void **extra, GucSource source)
-{
-	if (*newval == NULL || (*newval)[0] == '\0')
-	{
-		GUC_check_errdetail("The database name must not be empty.");
-		return false;
-	}
-	if (strlen(*newval) >= NAMEDATALEN)
-	{
-		GUC_check_errdetail("The database name must be shorter than %d bytes.",
-							NAMEDATALEN);
-		return false;
-	}
-	return true;
-}
-
-/*
- * Size of the shared state: room for the state of twice as many copies as
- * there can be slots, since rows that cannot get a slot have a state too.
- */
-static Size
-sf_shmem_size(void)
-{
-	Size		size = offsetof(SlotFailoverShared, copies);
-
-	size = add_size(size, mul_size(sizeof(SlotFailoverCopyStatus),
-								   2 * max_replication_slots));
-	size = MAXALIGN(size);
-	return add_size(size, mul_size(sizeof(SlotFailoverGateStatus),
-								   max_replication_slots));
-}
-
-/*
- * Ask for our share of shared memory, and our LWLock.
- */
-static void
-sf_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-
-	RequestAddinShmemSpace(sf_shmem_size());
-	RequestNamedLWLockTranche("slot_failover", 3);
-}
-
-/*
- * Create or attach to the shared state.
- */
-static void
-sf_shmem_startup(void)
+void
+sf_worker_shmem_init(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	sf_shared = ShmemInitStruct("slot_failover", sf_shmem_size(), &found);
+	worker_shared = ShmemInitStruct("slot_failover worker",
+									sizeof(WorkerShared), &found);
 	if (!found)
 	{
-		LWLockPadded *locks = GetNamedLWLockTranche("slot_failover");
-
-		memset(sf_shared, 0, sf_shmem_size());
-		SpinLockInit(&sf_shared->mutex);
-		ConditionVariableInit(&sf_shared->sync_cv);
-		sf_shared->copies_lock = &locks[0].lock;
-		sf_shared->gates_lock = &locks[1].lock;
-		sf_shared->markers_lock = &locks[2].lock;
-		sf_shared->max_copies = 2 * max_replication_slots;
-		sf_shared->gates = (SlotFailoverGateStatus *)
-			((char *) sf_shared +
-			 MAXALIGN(offsetof(SlotFailoverShared, copies) +
-					  sizeof(SlotFailoverCopyStatus) * sf_shared->max_copies));
+		memset(worker_shared, 0, sizeof(WorkerShared));
+		SpinLockInit(&worker_shared->mutex);
+		ConditionVariableInit(&worker_shared->sync_cv);
 	}
-	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Was the library preloaded, so that the shared state exists?
+ */
+bool
+sf_worker_preloaded(void)
+{
+	return worker_shared != NULL;
 }
 
 /*
  * Say why a copy on a standby cannot be used, in the errors PostgreSQL
- * raises for it.  The worker holds every copy (slotsync.c), so dropping,
+ * raises for it; slot_failover.c's emit_log_hook calls this.  The worker
+ * holds every copy (slotsync.c), so dropping,
  * advancing or streaming from one fails with "active for PID n": when n is
  * the worker, add a hint that names slot_failover.  Logical decoding fails
  * earlier, for any slot, during recovery: add the hint when this standby
- * has copies.  ncopies is read without its lock; this is only a hint.
+ * has copies (sf_status_count(), read without its lock: only a hint).
  */
-static void
-sf_explain_held_copy(ErrorData *edata)
+void
+sf_worker_explain_error(ErrorData *edata)
 {
 	const char *hint = NULL;
 
 	if (edata->elevel == ERROR && edata->hint == NULL &&
-		edata->message_id != NULL && sf_shared != NULL)
+		edata->message_id != NULL && worker_shared != NULL)
 	{
 		const char *pid_text = strrchr(edata->message, ' ');
 
@@ -290,30 +204,27 @@ sf_explain_held_copy(ErrorData *edata)
 		{
 			pid_t		worker_pid;
 
-			SpinLockAcquire(&sf_shared->mutex);
-			worker_pid = sf_shared->worker_pid;
-			SpinLockRelease(&sf_shared->mutex);
+			SpinLockAcquire(&worker_shared->mutex);
+			worker_pid = worker_shared->worker_pid;
+			SpinLockRelease(&worker_shared->mutex);
 			if (worker_pid != 0 && atoi(pid_text + 1) == (int) worker_pid)
 				hint = _("The slot is a copy kept by slot_failover for failover; it can be used once this standby is promoted.");
 		}
 		else if (strcmp(edata->message_id, "logical decoding cannot be used while in recovery") == 0 &&
-				 sf_shared->ncopies > 0)
+				 sf_status_count() > 0)
 			hint = _("The logical slots of this standby are copies kept by slot_failover for failover; they can be used once this standby is promoted.");
 	}
 
 	if (hint != NULL)
 		edata->hint = MemoryContextStrdup(ErrorContext, hint);
-
-	if (prev_emit_log_hook)
-		prev_emit_log_hook(edata);
 }
 
 /*
  * Register the launcher; the postmaster starts it at consistent state and
  * restarts it if it ever dies.
  */
-static void
-sf_register_launcher(void)
+void
+sf_worker_register_launcher(void)
 {
 	BackgroundWorker worker;
 
@@ -462,9 +373,9 @@ sf_worker_running(void)
 {
 	pid_t		worker_pid;
 
-	SpinLockAcquire(&sf_shared->mutex);
-	worker_pid = sf_shared->worker_pid;
-	SpinLockRelease(&sf_shared->mutex);
+	SpinLockAcquire(&worker_shared->mutex);
+	worker_pid = worker_shared->worker_pid;
+	SpinLockRelease(&worker_shared->mutex);
 	return worker_pid != 0;
 }
 
@@ -515,18 +426,19 @@ slot_failover_worker_main(Datum main_arg)
 	 */
 	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
 
-	SpinLockAcquire(&sf_shared->mutex);
-	running_pid = sf_shared->worker_pid;
+	SpinLockAcquire(&worker_shared->mutex);
+	running_pid = worker_shared->worker_pid;
 	if (running_pid == 0)
 	{
-		sf_shared->worker_pid = MyProcPid;
-		sf_shared->worker_latch = MyLatch;
-		sf_shared->in_recovery = RecoveryInProgress();
-		sf_shared->started_at = GetCurrentTimestamp();
-		sf_shared->cycles = 0;
-		sf_shared->rows_written = 0;
+		worker_shared->worker_pid = MyProcPid;
+		worker_shared->worker_latch = MyLatch;
+		worker_shared->status.pid = MyProcPid;
+		worker_shared->status.in_recovery = RecoveryInProgress();
+		worker_shared->status.started_at = GetCurrentTimestamp();
+		worker_shared->status.cycles = 0;
+		worker_shared->status.rows_written = 0;
 	}
-	SpinLockRelease(&sf_shared->mutex);
+	SpinLockRelease(&worker_shared->mutex);
 
 	if (running_pid != 0)
 	{
@@ -565,13 +477,14 @@ sf_worker_detach(int code, Datum arg)
 {
 	sf_release_held_copies();
 
-	SpinLockAcquire(&sf_shared->mutex);
-	if (sf_shared->worker_pid == MyProcPid)
+	SpinLockAcquire(&worker_shared->mutex);
+	if (worker_shared->worker_pid == MyProcPid)
 	{
-		sf_shared->worker_pid = 0;
-		sf_shared->worker_latch = NULL;
+		worker_shared->worker_pid = 0;
+		worker_shared->worker_latch = NULL;
+		worker_shared->status.pid = 0;
 	}
-	SpinLockRelease(&sf_shared->mutex);
+	SpinLockRelease(&worker_shared->mutex);
 }
 
 /*
@@ -587,15 +500,17 @@ sf_run_cycle(MemoryContext cycle_context)
 	TimestampTz started = GetCurrentTimestamp();
 	bool		in_recovery = RecoveryInProgress();
 	uint64		sync_request;
+	uint64		marks_changed;
 	bool		exact;
 	int			rows = 0;
 	bool		ok = true;
 	XLogRecPtr	done_lsn;
 
-	SpinLockAcquire(&sf_shared->mutex);
-	sync_request = sf_shared->sync_requested;
-	exact = sync_request != sf_shared->sync_completed;
-	SpinLockRelease(&sf_shared->mutex);
+	SpinLockAcquire(&worker_shared->mutex);
+	sync_request = worker_shared->sync_requested;
+	exact = sync_request != worker_shared->sync_completed;
+	marks_changed = worker_shared->marks_changed;
+	SpinLockRelease(&worker_shared->mutex);
 
 	MemoryContextReset(cycle_context);
 	MemoryContextSwitchTo(cycle_context);
@@ -614,32 +529,12 @@ sf_run_cycle(MemoryContext cycle_context)
 		if (in_recovery)
 			sf_standby_cycle(exact || sf_reloaded);
 		else
-			rows = sf_primary_cycle(exact);
+			rows = sf_primary_cycle(exact, marks_changed);
 		sf_reloaded = false;
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		HOLD_INTERRUPTS();
-		MemoryContextSwitchTo(cycle_context);
-		edata = CopyErrorData();
-		EmitErrorReport();
-		FlushErrorState();
-		if (MyReplicationSlot != NULL)
-			ReplicationSlotRelease();
-		sf_release_held_copies();
-		AbortOutOfAnyTransaction();
-		LWLockReleaseAll();
-		sf_primary_forget();
-		sf_standby_forget();
-		pgstat_report_activity(STATE_IDLE, NULL);
-		RESUME_INTERRUPTS();
-
-		SpinLockAcquire(&sf_shared->mutex);
-		strlcpy(sf_shared->last_error, edata->message, SF_ERROR_LEN);
-		sf_shared->last_error_at = GetCurrentTimestamp();
-		SpinLockRelease(&sf_shared->mutex);
+		sf_cycle_failed(cycle_context);
 		ok = false;
 	}
 	PG_END_TRY();
@@ -647,75 +542,60 @@ sf_run_cycle(MemoryContext cycle_context)
 	MemoryContextSwitchTo(TopMemoryContext);
 	done_lsn = in_recovery ? GetXLogReplayRecPtr(NULL) : GetXLogInsertRecPtr();
 
-	SpinLockAcquire(&sf_shared->mutex);
-	sf_shared->in_recovery = in_recovery;
-	sf_shared->cycles++;
-	sf_shared->last_cycle_at = GetCurrentTimestamp();
-	sf_shared->last_cycle_ms =
-		(double) (sf_shared->last_cycle_at - started) / 1000.0;
+	SpinLockAcquire(&worker_shared->mutex);
+	worker_shared->status.in_recovery = in_recovery;
+	worker_shared->status.cycles++;
+	worker_shared->status.last_cycle_at = GetCurrentTimestamp();
+	worker_shared->status.last_cycle_ms =
+		(double) (worker_shared->status.last_cycle_at - started) / 1000.0;
 	if (rows > 0)
 	{
-		sf_shared->rows_written += rows;
-		sf_shared->last_write_at = sf_shared->last_cycle_at;
+		worker_shared->status.rows_written += rows;
+		worker_shared->status.last_write_at = worker_shared->status.last_cycle_at;
 	}
 	if (exact)
 	{
-		sf_shared->sync_completed = sync_request;
-		sf_shared->sync_failed = !ok;
-		sf_shared->sync_lsn = done_lsn;
+		worker_shared->sync_completed = sync_request;
+		worker_shared->sync_failed = !ok;
+		worker_shared->sync_lsn = done_lsn;
 	}
-	SpinLockRelease(&sf_shared->mutex);
+	SpinLockRelease(&worker_shared->mutex);
 
 	if (exact)
-		ConditionVariableBroadcast(&sf_shared->sync_cv);
+		ConditionVariableBroadcast(&worker_shared->sync_cv);
 
 	return ok;
 }
 
 /*
- * The SQL functions need the shared state, which only preloading creates.
+ * Recover from an error in a cycle: report it, let go of every slot and
+ * lock, forget what the cycle knew, and record the error for
+ * worker_status().  The worker goes on.
  */
-void
-sf_require_preload(void)
+static void
+sf_cycle_failed(MemoryContext cycle_context)
 {
-	if (sf_shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("slot_failover must be loaded via \"shared_preload_libraries\""),
-				 errhint("Add slot_failover to \"shared_preload_libraries\" and restart the server.")));
-}
+	ErrorData  *edata;
 
-/*
- * Checks shared by every SQL function that changes something: the library
- * is preloaded, the caller may manage replication slots, and the function
- * runs in the database the worker follows.
- */
-void
-sf_check_function_call(bool needs_worker_database)
-{
-	char	   *database_name;
+	HOLD_INTERRUPTS();
+	MemoryContextSwitchTo(cycle_context);
+	edata = CopyErrorData();
+	EmitErrorReport();
+	FlushErrorState();
+	if (MyReplicationSlot != NULL)
+		ReplicationSlotRelease();
+	sf_release_held_copies();
+	AbortOutOfAnyTransaction();
+	LWLockReleaseAll();
+	sf_primary_forget();
+	sf_standby_forget();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	RESUME_INTERRUPTS();
 
-	sf_require_preload();
-
-	if (!has_rolreplication(GetUserId()))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to manage failover of replication slots"),
-				 errdetail("Only superusers and roles with the %s attribute may mark, unmark or synchronize replication slots.",
-						   "REPLICATION")));
-
-	if (!needs_worker_database)
-		return;
-
-	/* NULL if our database was dropped under us */
-	database_name = get_database_name(MyDatabaseId);
-	if (database_name == NULL || strcmp(database_name, sf_database) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("slot_failover can only be used in database \"%s\"",
-						sf_database),
-				 errhint("The worker follows the database named by \"%s\"; install the extension there or change that setting.",
-						 "slot_failover.database")));
+	SpinLockAcquire(&worker_shared->mutex);
+	strlcpy(worker_shared->status.last_error, edata->message, SF_ERROR_LEN);
+	worker_shared->status.last_error_at = GetCurrentTimestamp();
+	SpinLockRelease(&worker_shared->mutex);
 }
 
 /*
@@ -723,30 +603,28 @@ sf_check_function_call(bool needs_worker_database)
  * of a transaction that ran mark() or unmark(), when the change is visible.
  */
 void
-sf_wake_worker(void)
+sf_worker_marks_changed(void)
 {
 	Latch	   *latch;
 
-	SpinLockAcquire(&sf_shared->mutex);
-	sf_shared->marks_changed++;
-	latch = sf_shared->worker_latch;
-	SpinLockRelease(&sf_shared->mutex);
+	SpinLockAcquire(&worker_shared->mutex);
+	worker_shared->marks_changed++;
+	latch = worker_shared->worker_latch;
+	SpinLockRelease(&worker_shared->mutex);
 
 	if (latch != NULL)
 		SetLatch(latch);
 }
 
 /*
- * slot_failover.sync(): have the worker run a full cycle now, and wait for
- * it.  On a primary the table then reflects the current state of every
- * marked slot.  Returns an LSN: once a standby has replayed up to it, it
- * has that state too.
+ * Have the worker run a full cycle now, and wait for it; for sync().
+ * Returns the WAL position the cycle reached, or fails as the cycle did.
  *
  * If the worker is not running yet (for instance right after the server
  * started), this waits until it is; statement_timeout bounds the wait.
  */
-Datum
-slot_failover_sync(PG_FUNCTION_ARGS)
+XLogRecPtr
+sf_worker_sync(void)
 {
 	uint64		request;
 	Latch	   *latch;
@@ -755,32 +633,30 @@ slot_failover_sync(PG_FUNCTION_ARGS)
 	XLogRecPtr	lsn = InvalidXLogRecPtr;
 	char		error[SF_ERROR_LEN];
 
-	sf_check_function_call(true);
-
-	SpinLockAcquire(&sf_shared->mutex);
-	request = ++sf_shared->sync_requested;
-	latch = sf_shared->worker_latch;
-	SpinLockRelease(&sf_shared->mutex);
+	SpinLockAcquire(&worker_shared->mutex);
+	request = ++worker_shared->sync_requested;
+	latch = worker_shared->worker_latch;
+	SpinLockRelease(&worker_shared->mutex);
 
 	if (latch != NULL)
 		SetLatch(latch);
 
-	ConditionVariablePrepareToSleep(&sf_shared->sync_cv);
+	ConditionVariablePrepareToSleep(&worker_shared->sync_cv);
 	for (;;)
 	{
-		SpinLockAcquire(&sf_shared->mutex);
-		if (sf_shared->sync_completed >= request)
+		SpinLockAcquire(&worker_shared->mutex);
+		if (worker_shared->sync_completed >= request)
 		{
 			done = true;
-			failed = sf_shared->sync_failed;
-			lsn = sf_shared->sync_lsn;
-			strlcpy(error, sf_shared->last_error, SF_ERROR_LEN);
+			failed = worker_shared->sync_failed;
+			lsn = worker_shared->sync_lsn;
+			strlcpy(error, worker_shared->status.last_error, SF_ERROR_LEN);
 		}
-		SpinLockRelease(&sf_shared->mutex);
+		SpinLockRelease(&worker_shared->mutex);
 
 		if (done)
 			break;
-		ConditionVariableSleep(&sf_shared->sync_cv, PG_WAIT_EXTENSION);
+		ConditionVariableSleep(&worker_shared->sync_cv, PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
 
@@ -789,53 +665,17 @@ slot_failover_sync(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("slot_failover worker could not complete the cycle"),
 				 errdetail("The worker reported: %s", error)));
-	if (!RecoveryInProgress())
-		sf_primary_warn_locked_out();
 
-	PG_RETURN_LSN(lsn);
+	return lsn;
 }
 
 /*
- * slot_failover.worker_status(): one row about the worker, for the view
- * slot_failover.worker.
+ * A copy of what the worker reports about itself, for worker_status().
  */
-Datum
-slot_failover_worker_status(PG_FUNCTION_ARGS)
+void
+sf_worker_get_status(SlotFailoverWorkerStatus *status)
 {
-	TupleDesc	tupdesc;
-	Datum		values[SF_WORKER_STATUS_COLS];
-	bool		nulls[SF_WORKER_STATUS_COLS];
-	SlotFailoverShared copy;
-
-	sf_require_preload();
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	Assert(tupdesc->natts == SF_WORKER_STATUS_COLS);
-
-	SpinLockAcquire(&sf_shared->mutex);
-	memcpy(&copy, sf_shared, sizeof(copy));
-	SpinLockRelease(&sf_shared->mutex);
-
-	memset(nulls, 0, sizeof(nulls));
-	values[0] = Int32GetDatum(copy.worker_pid);
-	nulls[0] = copy.worker_pid == 0;
-	values[1] = CStringGetTextDatum(copy.in_recovery ? "standby" : "primary");
-	nulls[1] = copy.worker_pid == 0;
-	values[2] = TimestampTzGetDatum(copy.started_at);
-	nulls[2] = copy.started_at == 0;
-	values[3] = Int64GetDatum((int64) copy.cycles);
-	values[4] = Int64GetDatum((int64) copy.rows_written);
-	values[5] = TimestampTzGetDatum(copy.last_cycle_at);
-	nulls[5] = copy.last_cycle_at == 0;
-	values[6] = Float8GetDatum(copy.last_cycle_ms);
-	nulls[6] = copy.last_cycle_at == 0;
-	values[7] = TimestampTzGetDatum(copy.last_write_at);
-	nulls[7] = copy.last_write_at == 0;
-	values[8] = CStringGetTextDatum(copy.last_error);
-	nulls[8] = copy.last_error_at == 0;
-	values[9] = TimestampTzGetDatum(copy.last_error_at);
-	nulls[9] = copy.last_error_at == 0;
-
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	SpinLockAcquire(&worker_shared->mutex);
+	*status = worker_shared->status;
+	SpinLockRelease(&worker_shared->mutex);
 }
