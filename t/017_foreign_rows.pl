@@ -28,22 +28,8 @@ SELECT slot_failover.mark('phys');
 $primary->backup('backup');
 my $standby = new_standby($primary, 'backup', 'standby');
 
-# Move the physical slot to the primary's current position, let the
-# primary record it and the standby replay and apply it.
-sub move_phys
-{
-	$primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (1)');
-	my $lsn = $primary->safe_psql('postgres',
-		"SELECT end_lsn FROM pg_replication_slot_advance('phys', pg_current_wal_lsn())");
-	$primary->wait_for_catchup($standby, 'replay',
-		$primary->safe_psql('postgres', 'SELECT slot_failover.sync()'));
-	$standby->safe_psql('postgres', 'SELECT slot_failover.sync()');
-	return $lsn;
-}
-
-my $lsn = move_phys();
-ok( $standby->poll_query_until('postgres',
-		"SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'phys'"),
+$primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (1)');
+ok(make_copy_ready($primary, $standby, 'phys', replay => 1),
 	'the copy of a row of this cluster is ready');
 
 ##########
@@ -69,8 +55,12 @@ is( $standby->safe_psql('postgres',
 		"SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'foreign'"),
 	'0', 'the foreign row gets no copy');
 
-# More cycles, while the other row moves.
-my $moved = move_phys();
+# More cycles, while the other row moves: the physical slot moves to the
+# primary's current position, the primary records it, and the standby
+# replays and applies it.
+$primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (1)');
+my $moved = move_slots($primary, 'phys')->{phys};
+sync_standby($primary, $standby);
 $standby->safe_psql('postgres', 'SELECT slot_failover.sync()');
 is( $standby->safe_psql('postgres',
 		"SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'phys'"),
