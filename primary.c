@@ -65,10 +65,13 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -130,6 +133,7 @@ PG_FUNCTION_INFO_V1(slot_failover_mark);
 PG_FUNCTION_INFO_V1(slot_failover_unmark);
 
 static void sf_check_change_call(Name slot_name);
+static Oid	sf_rel_owner(Oid relid);
 static int64 sf_row_identity(Name slot_name);
 static void sf_insert_row(Name slot_name, int64 identity, SlotState *state);
 static bool sf_read_slot(const char *name, SlotState *state);
@@ -512,21 +516,52 @@ sf_copy_slot(ReplicationSlot *slot, SlotState *state)
 
 /*
  * OID of slot_failover.slots in the current database, or InvalidOid if the
- * extension is not installed.  SQL objects older than this library are
- * refused, naming the command that updates them: the statements here need
- * the columns of the current version.  Caller is in a transaction.
+ * extension is not installed.  Caller is in a transaction.
+ *
+ * The worker reads and writes the table as a superuser, and every
+ * statement names it slot_failover.slots: nobody but a superuser may own
+ * that schema or that relation, and the relation must be the extension's
+ * own table, or a schema owner could put a view there whose functions run
+ * as the worker.  SQL objects older than this library are refused, naming
+ * the command that updates them: the statements need the current columns.
  */
 Oid
 sf_table_oid(void)
 {
 	Oid			nspid = get_namespace_oid(SF_SCHEMA, true);
 	Oid			relid;
+	HeapTuple	tuple;
+	Oid			nspowner;
 
 	if (!OidIsValid(nspid))
 		return InvalidOid;
 	relid = get_relname_relid(SF_TABLE, nspid);
-	if (OidIsValid(relid) &&
-		get_attnum(relid, "two_phase_at") == InvalidAttrNumber)
+	if (!OidIsValid(relid))
+		return InvalidOid;
+
+	tuple = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for namespace %u", nspid);
+	nspowner = ((Form_pg_namespace) GETSTRUCT(tuple))->nspowner;
+	ReleaseSysCache(tuple);
+	if (!superuser_arg(nspowner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("schema \"%s\" is owned by role \"%s\", which is not a superuser",
+						SF_SCHEMA, GetUserNameFromId(nspowner, false)),
+				 errdetail("slot_failover reads and writes the schema's table as a superuser, so its owner could make it run code of theirs."),
+				 errhint("Run ALTER SCHEMA %s OWNER TO a superuser.", SF_SCHEMA)));
+	if (get_rel_relkind(relid) != RELKIND_RELATION ||
+		getExtensionOfObject(RelationRelationId, relid) !=
+		get_extension_oid("slot_failover", true) ||
+		!superuser_arg(sf_rel_owner(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation \"%s.%s\" is not the table of extension \"%s\"",
+						SF_SCHEMA, SF_TABLE, "slot_failover"),
+				 errhint("Drop that relation, then drop and create the extension again.")));
+
+	if (get_attnum(relid, "two_phase_at") == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the SQL objects of slot_failover are older than its library"),
@@ -538,6 +573,23 @@ sf_table_oid(void)
 }
 
 /*
+ * The owner of a relation.
+ */
+static Oid
+sf_rel_owner(Oid relid)
+{
+	HeapTuple	tuple;
+	Oid			owner;
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
  * Connect to SPI acting as the owner of the table, so that roles with the
  * REPLICATION attribute can change rows they have no privilege on.  The
  * restricted security context keeps the caller's search_path and GUCs from
@@ -546,7 +598,6 @@ sf_table_oid(void)
 static void
 sf_spi_begin_as_owner(Oid relid, Oid *save_userid, int *save_sec)
 {
-	HeapTuple	tuple;
 	Oid			owner;
 
 	if (!OidIsValid(relid))
@@ -555,11 +606,7 @@ sf_spi_begin_as_owner(Oid relid, Oid *save_userid, int *save_sec)
 				 errmsg("table %s.%s does not exist", SF_SCHEMA, SF_TABLE),
 				 errhint("Run CREATE EXTENSION slot_failover.")));
 
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
+	owner = sf_rel_owner(relid);
 
 	GetUserIdAndSecContext(save_userid, save_sec);
 	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE |
@@ -740,9 +787,9 @@ sf_row_is_ours(const char *name, int64 system_identifier)
 		if (strcmp(lfirst(lc), name) == 0)
 			return false;
 	ereport(WARNING,
-			(errmsg("ignoring the row of slot_failover.slots for replication slot \"%s\", written by another cluster",
-					name),
-			 errdetail("The row's system identifier is %llu, this cluster's is %llu.",
+			(errmsg("ignoring the row of replication slot \"%s\" in \"%s.%s\", written by another cluster",
+					name, SF_SCHEMA, SF_TABLE),
+			 errdetail("The row's system identifier is %llu; this cluster's is %llu.",
 					   (unsigned long long) system_identifier,
 					   (unsigned long long) GetSystemIdentifier()),
 			 errhint("A publication FOR ALL TABLES carries slot_failover.slots to its subscribers; publish explicit tables or schemas instead.")));

@@ -667,9 +667,9 @@ sf_ignore_foreign_row(Row *row, CopyEntry *entry)
 			 (unsigned long long) row->system_identifier);
 	if (entry->state != SF_COPY_ERROR || strcmp(entry->reason, reason) != 0)
 		ereport(WARNING,
-				(errmsg("ignoring the row of slot_failover.slots for replication slot \"%s\", written by another cluster",
-						NameStr(row->name)),
-				 errdetail("The row's system identifier is %llu, this cluster's is %llu.",
+				(errmsg("ignoring the row of replication slot \"%s\" in \"%s.%s\", written by another cluster",
+						NameStr(row->name), SF_SCHEMA, SF_TABLE),
+				 errdetail("The row's system identifier is %llu; this cluster's is %llu.",
 						   (unsigned long long) row->system_identifier,
 						   (unsigned long long) GetSystemIdentifier()),
 				 errhint("A publication FOR ALL TABLES carries slot_failover.slots to its subscribers; publish explicit tables or schemas instead.")));

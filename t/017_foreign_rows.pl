@@ -66,11 +66,11 @@ is( $standby->safe_psql('postgres',
 		"SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'phys'"),
 	$moved, 'the other row is still synced');
 
-my @warnings = grep { /WARNING:  ignoring the row .* "foreign", written by another cluster/ }
+my @warnings = grep { /WARNING:  ignoring the row of replication slot "foreign" in .*, written by another cluster/ }
   split /\n/, slurp_file($standby->logfile, $log_offset);
 is(scalar(@warnings), 1, 'one WARNING for the foreign row, not one per cycle');
 like(slurp_file($standby->logfile, $log_offset),
-	qr/DETAIL:  The row's system identifier is 12345, this cluster's is \d+\./,
+	qr/DETAIL:  The row's system identifier is 12345; this cluster's is \d+\./,
 	'the WARNING names both system identifiers');
 
 ##########
@@ -86,7 +86,7 @@ SELECT slot_failover.sync();
 SELECT slot_failover.unmark('phys2');
 SELECT slot_failover.sync();
 });
-@warnings = grep { /WARNING:  ignoring the row .* "foreign", written by another cluster/ }
+@warnings = grep { /WARNING:  ignoring the row of replication slot "foreign" in .*, written by another cluster/ }
   split /\n/, slurp_file($primary->logfile, $log_offset);
 is(scalar(@warnings), 1, 'the primary warns once about the foreign row');
 is( $primary->safe_psql('postgres',
