@@ -860,12 +860,16 @@ sf_advance_copy(Row *row, bool make_ready)
 	bool		move_restart;
 	bool		changed = false;
 	bool		save = make_ready;
+	bool		old_two_phase;
+	XLogRecPtr	old_two_phase_at;
 
 	sf_slot_acquire(NameStr(row->name));
 	slot = MyReplicationSlot;
 
 	SpinLockAcquire(&slot->mutex);
 	restart_lsn = slot->data.restart_lsn;
+	old_two_phase = slot->data.two_phase;
+	old_two_phase_at = slot->data.two_phase_at;
 	SpinLockRelease(&slot->mutex);
 
 	move_restart = row->restart_lsn > restart_lsn &&
@@ -907,7 +911,25 @@ sf_advance_copy(Row *row, bool make_ready)
 	{
 		ReplicationSlotMarkDirty();
 		if (save)
-			ReplicationSlotSave();
+		{
+			PG_TRY();
+			{
+				ReplicationSlotSave();
+			}
+			PG_CATCH();
+			{
+				/*
+				 * A two_phase that did not reach the disk must not count as
+				 * taken: the next cycle compares with memory.
+				 */
+				SpinLockAcquire(&slot->mutex);
+				slot->data.two_phase = old_two_phase;
+				slot->data.two_phase_at = old_two_phase_at;
+				SpinLockRelease(&slot->mutex);
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+		}
 
 		SpinLockAcquire(&slot->mutex);
 		slot->effective_catalog_xmin = slot->data.catalog_xmin;
