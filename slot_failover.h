@@ -20,6 +20,8 @@
 #ifndef SLOT_FAILOVER_H
 #define SLOT_FAILOVER_H
 
+#include <signal.h>
+
 #include "access/transam.h"
 #include "access/xlogdefs.h"
 #include "executor/spi.h"
@@ -67,11 +69,12 @@ typedef struct SlotFailoverGateStatus
  * State shared between the worker and the backends that call the SQL
  * functions.  One instance, in the main shared memory segment.
  *
- * mutex protects every field up to sync_cv, which has its own lock;
- * copies_lock (the first slot_failover LWLock) protects ncopies and copies,
- * gates_lock (the second) the array gates, one entry per replication slot
- * index, markers_lock (the third) serializes the changes of marker files on
- * a primary (marker.c).  The pointers and max_copies are set once, at startup.
+ * mutex protects every field up to sync_cv (which has its own lock) but
+ * shutdown_requested, a flag written by a signal handler; copies_lock (the
+ * first slot_failover LWLock) protects ncopies and copies, gates_lock (the
+ * second) the array gates, one entry per replication slot index,
+ * markers_lock (the third) serializes the changes of marker files on a
+ * primary (marker.c).  The pointers and max_copies are set once, at startup.
  */
 typedef struct SlotFailoverShared
 {
@@ -91,6 +94,13 @@ typedef struct SlotFailoverShared
 	TimestampTz last_write_at;	/* commit time of the last write */
 	TimestampTz last_error_at;	/* when the last cycle failed */
 	char		last_error[SF_ERROR_LEN];	/* and why */
+
+	/*
+	 * Set, without the mutex, by the postmaster's handler of a fast or smart
+	 * shutdown request (gate.c); gated walsenders read it and exit.  Zeroed
+	 * with the struct, so a crash restart clears it.
+	 */
+	volatile sig_atomic_t shutdown_requested;
 
 	/*
 	 * Bumped at commit of every transaction that ran mark() or unmark(): the
