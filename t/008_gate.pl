@@ -37,14 +37,14 @@ my $subscriber = PostgreSQL::Test::Cluster->new('subscriber');
 $subscriber->init;
 $subscriber->append_conf('postgresql.conf', 'wal_receiver_timeout = 2s');
 $subscriber->start;
-my $connstr = 'port=' . $primary->port . ' host=' . $primary->host . ' dbname=postgres';
+my $connstr = connstr_literal($primary);
 $subscriber->safe_psql(
 	'postgres', qq{
 CREATE TABLE public.gated (id int PRIMARY KEY);
 CREATE TABLE public.free (id int PRIMARY KEY);
-CREATE SUBSCRIPTION gated_sub CONNECTION '$connstr' PUBLICATION gated_pub
+CREATE SUBSCRIPTION gated_sub CONNECTION $connstr PUBLICATION gated_pub
 	WITH (create_slot = false, slot_name = 'gated_sub');
-CREATE SUBSCRIPTION free_sub CONNECTION '$connstr' PUBLICATION free_pub
+CREATE SUBSCRIPTION free_sub CONNECTION $connstr PUBLICATION free_pub
 	WITH (create_slot = false, slot_name = 'free_sub');
 });
 
