@@ -48,6 +48,7 @@ PG_FUNCTION_INFO_V1(slot_failover_sync);
 PG_FUNCTION_INFO_V1(slot_failover_worker_status);
 PG_FUNCTION_INFO_V1(slot_failover_copy_status);
 PG_FUNCTION_INFO_V1(slot_failover_gate_status);
+PG_FUNCTION_INFO_V1(slot_failover_gate_position);
 
 static void sf_require_preload(void);
 static void sf_check_function_call(bool needs_worker_database);
@@ -422,4 +423,24 @@ slot_failover_gate_status(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * slot_failover.gate_position(slot_name): the position up to which the
+ * slot may be consumed without running ahead of the listed standbys, or
+ * NULL if it is not gated (not a marked logical slot, or no standby
+ * listed).  The gated SQL functions stop there.
+ */
+Datum
+slot_failover_gate_position(PG_FUNCTION_ARGS)
+{
+	Name		slot_name = PG_GETARG_NAME(0);
+	bool		gated;
+	XLogRecPtr	position;
+
+	CheckSlotPermissions();
+	position = sf_gate_position(NameStr(*slot_name), &gated);
+	if (!gated)
+		PG_RETURN_NULL();
+	PG_RETURN_LSN(position);
 }

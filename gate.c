@@ -6,33 +6,62 @@
  * A copy on a standby only helps if the standby has every transaction the
  * client has already received; otherwise, after promotion, the client holds
  * transactions the new primary never had.  PostgreSQL 17 gates its logical
- * walsenders with synchronized_standby_slots; PostgreSQL 15 has no hook
- * there, so, as pg_failover_slots does (pg_failover_slots.md, section 3),
- * we wrap the walsender's output: a ClientAuthentication_hook gives every
- * logical walsender a copy of PqCommMethods whose putmessage_noblock looks
- * at each XLogData message ('w') before it goes out.  The message carries
- * the WAL position it describes (a change's LSN, a commit's end); when the
- * walsender streams a marked slot, the message waits until every physical
- * slot in slot_failover.standby_slot_names has a restart_lsn (the standby's
- * flush position) at or past it.  Other slots, other messages, physical
- * walsenders and ordinary backends are never touched.
+ * walsenders and its SQL decoding functions with synchronized_standby_slots
+ * (pg17_slotsync.md, section 3); PostgreSQL 15 has no hook there, so, as
+ * pg_failover_slots does (pg_failover_slots.md, section 3), we wrap the
+ * walsender's output: a ClientAuthentication_hook gives every logical
+ * walsender a copy of PqCommMethods whose putmessage_noblock looks at each
+ * CopyData message before it goes out.  The gate applies while the
+ * walsender streams a marked logical slot (its marker file says so, looked
+ * at once a second) and slot_failover.standby_slot_names lists slots; the
+ * listed physical slots' restart_lsn follows their standbys' flush
+ * position.  Other slots, physical walsenders and ordinary backends are
+ * never touched.
+ *
+ * Invariant: no message of a gated walsender carries a WAL position that a
+ * listed standby has not flushed.
+ *	- XLogData ('w') carries the position it describes, in dataStart and
+ *	  walEnd alike (walsender.c, WalSndPrepareWrite): a change's start LSN,
+ *	  a commit's end LSN.  The message waits until every listed slot is
+ *	  there.  A message with position 0 (not the last of a write) passes.
+ *	- A keepalive ('k', also the reply to a status request) carries the
+ *	  walsender's sentPtr, which moves past WAL that decodes to nothing.
+ *	  It never waits; its walEnd is lowered to the standbys' flush position,
+ *	  but never below the last XLogData sent in this stream (gate_last_sent,
+ *	  reset by each START_REPLICATION's CopyBothResponse, which goes
+ *	  through putmessage).
  *
  * While a message waits, the walsender sends a keepalive every second, so
- * that the client does not time out (pg_failover_slots #46).  The client's
- * replies are left in the socket, and the walsender reads them when the
- * message has gone.  The keepalive reports the position of the last
- * message that went out, never more, so a client cannot confirm what it
- * has not received.  A reload that empties the list releases the wait.
- * After wal_sender_timeout the walsender gives up and exits, so that a
- * shutdown, which waits for every walsender, is not held up for ever; the
- * client reconnects and waits again, still behind the standbys.
+ * that the client does not time out (pg_failover_slots #46), and reads no
+ * replies: they wait in the socket.  It looks at the listed slots every
+ * millisecond during the first second of a wait, and every 10 ms after
+ * that (PostgreSQL 15 wakes nobody when a physical slot moves).  It
+ * handles interrupts and reloads (and, since it consumes ConfigReloadPending,
+ * does what walsender.c does after one: SyncRepInitConfig).  A lagging
+ * standby never makes it exit: wal_sender_timeout is about the client.
+ * The loop allocates nothing but on a reload and for a WARNING, so that a
+ * wait of any length keeps the walsender's memory flat.
  *
- * SQL decoding (pg_logical_slot_get_changes) builds its result in the
- * backend and is not gated; the README says what to do instead.
+ * Shutdown.  A shutdown waits for every walsender, and PostgreSQL 15 tells
+ * walsenders to stop only through a flag private to walsender.c: a
+ * walsender waiting here would hold a fast or smart shutdown for ever.  So
+ * the postmaster's handlers of SIGINT and SIGTERM are wrapped (in _PG_init,
+ * during shared_preload_libraries; PostmasterMain installed them just
+ * before) to set gate_shared->shutdown_requested first.  Once it is set, a
+ * gated walsender that would have to hold a message, or lower a keepalive,
+ * exits instead (FATAL): what it has not sent, its client gets again from
+ * the slot.  A crash restart recreates shared memory, and the flag with it;
+ * an immediate shutdown signals nobody through us.
  *
- * Each waiting walsender shows what it waits for in shared memory owned by
- * this file (gate_shared: one entry per replication slot index, under its
- * LWLock), for the status view (sf_gate_read_waits()).
+ * SQL decoding: sf_gate_position() gives the position up to which a marked
+ * slot may be consumed, for gate_position() (functions.c), which the gated
+ * SQL functions of the 1.1 script use.
+ *
+ * Locking: the listed slots are read under ReplicationSlotControlLock
+ * (shared) and each slot's spinlock.  Each waiting walsender shows what it
+ * waits for in shared memory that this file owns (gate_shared: one entry
+ * per replication slot index, under its LWLock), for the status view
+ * (sf_gate_read_waits).
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -43,9 +72,10 @@
  */
 #include "postgres.h"
 
+#include <signal.h>
+
 #include "libpq/auth.h"
 #include "libpq/libpq.h"
-#include "libpq/pqformat.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -53,6 +83,7 @@
 #include "postmaster/interrupt.h"
 #include "port/pg_bswap.h"
 #include "replication/slot.h"
+#include "replication/syncrep.h"
 #include "replication/walsender.h"
 #include "storage/latch.h"
 #include "storage/procarray.h"
@@ -70,12 +101,16 @@
 /* how often a waiting walsender sends a keepalive */
 #define SF_GATE_KEEPALIVE_MS	1000
 
-/* how often it looks at the standbys' slots, at most and at least */
-#define SF_GATE_MIN_NAP_MS		1
-#define SF_GATE_MAX_NAP_MS		50
+/* how often it looks at the standbys' slots: at first, and after a while */
+#define SF_GATE_FAST_NAP_MS		1
+#define SF_GATE_FAST_FOR_MS		1000
+#define SF_GATE_SLOW_NAP_MS		10
 
 /* how long a walsender trusts that its slot is (not) marked */
 #define SF_GATE_MARK_CHECK_MS	1000
+
+/* length of a keepalive: 'k', walEnd, sendTime, replyRequested */
+#define SF_KEEPALIVE_LEN		(1 + 8 + 8 + 1)
 
 /* The parsed value of slot_failover.standby_slot_names (GUC extra). */
 typedef struct StandbySlots
@@ -84,23 +119,53 @@ typedef struct StandbySlots
 	NameData	names[FLEXIBLE_ARRAY_MEMBER];
 } StandbySlots;
 
+/* What is wrong with a listed slot, if anything. */
+typedef enum SfStandbyTrouble
+{
+	SF_STANDBY_FINE,
+	SF_STANDBY_MISSING,
+	SF_STANDBY_LOGICAL,
+	SF_STANDBY_INVALIDATED,
+	SF_STANDBY_INACTIVE			/* no walsender streams from it */
+} SfStandbyTrouble;
+
+/* One listed slot, as a waiting walsender last saw it. */
+typedef struct SfStandbySeen
+{
+	SfStandbyTrouble trouble;
+	XLogRecPtr	flushed;
+	bool		warned;			/* in this wait */
+} SfStandbySeen;
+
 static bool sf_check_standby_slot_names(char **newval, void **extra,
 										GucSource source);
 static void sf_assign_standby_slot_names(const char *newval, void *extra);
+static void sf_gate_shutdown_handler(SIGNAL_ARGS);
 static void sf_gate_attach(Port *port, int status);
+static int	sf_gate_putmessage(char msgtype, const char *s, size_t len);
 static void sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len);
 static bool sf_gate_slot_marked(void);
-static bool sf_gate_passes(XLogRecPtr lsn, const char **blocking,
-						   List **trouble);
-static void sf_gate_wait(XLogRecPtr lsn);
+static XLogRecPtr sf_gate_standbys_flushed(SfStandbySeen *seen);
+static XLogRecPtr sf_gate_wait(XLogRecPtr lsn);
+static void sf_gate_warn(int i, SfStandbyTrouble trouble, XLogRecPtr lsn);
+static void sf_gate_exit_if_shutdown(XLogRecPtr lsn);
 static void sf_gate_keepalive(void);
 static void sf_gate_publish(bool waiting, const char *standby,
 							XLogRecPtr lsn, TimestampTz since);
+
 
 /* What the walsenders of marked slots wait for, in shared memory. */
 typedef struct GateShared
 {
 	LWLock	   *lock;			/* protects gates */
+
+	/*
+	 * Set, without the lock, by the postmaster's handler of a fast or smart
+	 * shutdown request; gated walsenders read it and exit.  Zeroed at
+	 * creation, so a crash restart clears it.
+	 */
+	volatile sig_atomic_t shutdown_requested;
+
 	SlotFailoverGateStatus gates[FLEXIBLE_ARRAY_MEMBER];	/* by slot index */
 } GateShared;
 
@@ -114,6 +179,10 @@ static StandbySlots *standby_slots = NULL;
 
 static ClientAuthentication_hook_type prev_client_auth_hook = NULL;
 
+/* the postmaster's own handlers of SIGINT (fast) and SIGTERM (smart) */
+static struct sigaction prev_sigint;
+static struct sigaction prev_sigterm;
+
 /* this walsender's original output methods, and ours */
 static const PQcommMethods *sf_prev_comm_methods = NULL;
 static PQcommMethods sf_gate_comm_methods;
@@ -121,7 +190,7 @@ static PQcommMethods sf_gate_comm_methods;
 /* every listed standby has flushed up to here, as last seen */
 static XLogRecPtr gate_passed_upto = InvalidXLogRecPtr;
 
-/* position of the last message that went out, for keepalives */
+/* position of the last XLogData of this stream that went out */
 static XLogRecPtr gate_last_sent = InvalidXLogRecPtr;
 
 /* is MyReplicationSlot marked, and when did we look */
@@ -151,6 +220,49 @@ sf_gate_init(void)
 		return;
 	prev_client_auth_hook = ClientAuthentication_hook;
 	ClientAuthentication_hook = sf_gate_attach;
+
+	/*
+	 * In the postmaster (not in a single-user backend), which has installed
+	 * its signal handlers by now (PostgreSQL 15's PostmasterMain does so
+	 * before it loads libraries): see shutdown requests before it handles
+	 * them.  Our handler runs with the same mask and flags as the
+	 * postmaster's, so it runs where the postmaster's would, never while
+	 * shared memory is being recreated.
+	 */
+	if (IsPostmasterEnvironment && !IsUnderPostmaster)
+	{
+		struct sigaction act;
+
+		sigaction(SIGINT, NULL, &prev_sigint);
+		sigaction(SIGTERM, NULL, &prev_sigterm);
+		if (prev_sigint.sa_handler == SIG_DFL || prev_sigint.sa_handler == SIG_IGN ||
+			prev_sigterm.sa_handler == SIG_DFL || prev_sigterm.sa_handler == SIG_IGN ||
+			(prev_sigint.sa_flags & SA_SIGINFO) || (prev_sigterm.sa_flags & SA_SIGINFO))
+			elog(ERROR, "unexpected postmaster signal handlers");
+
+		act = prev_sigint;
+		act.sa_handler = sf_gate_shutdown_handler;
+		sigaction(SIGINT, &act, NULL);
+		act = prev_sigterm;
+		act.sa_handler = sf_gate_shutdown_handler;
+		sigaction(SIGTERM, &act, NULL);
+	}
+}
+
+/*
+ * The postmaster's handler of a fast (SIGINT) or smart (SIGTERM) shutdown
+ * request: tell gated walsenders, which cannot learn it otherwise, then
+ * let the postmaster's own handler do the rest.
+ */
+static void
+sf_gate_shutdown_handler(SIGNAL_ARGS)
+{
+	if (gate_shared != NULL)
+		gate_shared->shutdown_requested = true;
+	if (postgres_signal_arg == SIGINT)
+		prev_sigint.sa_handler(postgres_signal_arg);
+	else
+		prev_sigterm.sa_handler(postgres_signal_arg);
 }
 
 /*
@@ -216,33 +328,75 @@ sf_gate_attach(Port *port, int status)
 	{
 		sf_prev_comm_methods = PqCommMethods;
 		sf_gate_comm_methods = *PqCommMethods;
+		sf_gate_comm_methods.putmessage = sf_gate_putmessage;
 		sf_gate_comm_methods.putmessage_noblock = sf_gate_putmessage_noblock;
 		PqCommMethods = &sf_gate_comm_methods;
 	}
 }
 
 /*
+ * The walsender's putmessage: a CopyBothResponse starts a new stream, and
+ * what the last one sent says nothing about the new one's position.
+ */
+static int
+sf_gate_putmessage(char msgtype, const char *s, size_t len)
+{
+	if (msgtype == 'W')
+		gate_last_sent = InvalidXLogRecPtr;
+	return sf_prev_comm_methods->putmessage(msgtype, s, len);
+}
+
+/*
  * The walsender's putmessage_noblock: hold back XLogData of a marked slot
- * until the listed standbys have flushed the WAL it describes.  This runs
- * for every message, so a message the standbys are known to have is let
- * through before anything costlier, such as whether the slot is marked.
+ * until the listed standbys have flushed the WAL it describes, and lower
+ * keepalives to what they have flushed.  This runs for every message, so a
+ * message the standbys are known to have is let through before anything
+ * costlier, such as whether the slot is marked.
  */
 static void
 sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
 {
-	if (msgtype == 'd' && len >= 17 && s[0] == 'w' &&
-		standby_slots != NULL && standby_slots->n > 0 &&
-		MyReplicationSlot != NULL && SlotIsLogical(MyReplicationSlot))
-	{
-		uint64		lsn;
+	uint64		lsn;
 
-		memcpy(&lsn, s + 1, sizeof(lsn));
-		lsn = pg_ntoh64(lsn);
+	if (msgtype != 'd' || len < 17 || (s[0] != 'w' && s[0] != 'k') ||
+		standby_slots == NULL || standby_slots->n == 0 ||
+		MyReplicationSlot == NULL || !SlotIsLogical(MyReplicationSlot))
+	{
+		sf_prev_comm_methods->putmessage_noblock(msgtype, s, len);
+		return;
+	}
+
+	/* dataStart of XLogData (the same as its walEnd), walEnd of keepalive */
+	memcpy(&lsn, s + 1, sizeof(lsn));
+	lsn = pg_ntoh64(lsn);
+
+	if (s[0] == 'w')
+	{
 		if (lsn != InvalidXLogRecPtr && lsn > gate_passed_upto &&
 			sf_gate_slot_marked())
-			sf_gate_wait(lsn);
+			gate_passed_upto = sf_gate_wait(lsn);
 		if (lsn != InvalidXLogRecPtr)
 			gate_last_sent = lsn;
+	}
+	else if (len == SF_KEEPALIVE_LEN && lsn > gate_passed_upto &&
+			 sf_gate_slot_marked())
+	{
+		XLogRecPtr	flushed = sf_gate_standbys_flushed(NULL);
+		char		keepalive[SF_KEEPALIVE_LEN];
+		uint64		told;
+
+		if (flushed != InvalidXLogRecPtr)
+			gate_passed_upto = flushed;
+		if (lsn > flushed)
+		{
+			sf_gate_exit_if_shutdown(lsn);
+			told = pg_hton64(Min(lsn, Max(flushed, gate_last_sent)));
+			memcpy(keepalive, s, SF_KEEPALIVE_LEN);
+			memcpy(keepalive + 1, &told, sizeof(told));
+			sf_prev_comm_methods->putmessage_noblock(msgtype, keepalive,
+													 SF_KEEPALIVE_LEN);
+			return;
+		}
 	}
 	sf_prev_comm_methods->putmessage_noblock(msgtype, s, len);
 }
@@ -267,119 +421,123 @@ sf_gate_slot_marked(void)
 }
 
 /*
- * Have all listed standbys flushed lsn?  If not, *blocking names one that
- * has not, and *trouble collects the names that cannot say (missing,
- * logical, or with no standby connected).
+ * How far every listed standby has flushed: the least restart_lsn of the
+ * listed slots, or InvalidXLogRecPtr if one is missing, logical or
+ * invalidated (nothing passes then).  If seen is not NULL, also fill in,
+ * for each listed slot, its position and what is wrong with it.
+ * Allocates nothing: a waiting walsender calls it every millisecond.
  */
-static bool
-sf_gate_passes(XLogRecPtr lsn, const char **blocking, List **trouble)
+static XLogRecPtr
+sf_gate_standbys_flushed(SfStandbySeen *seen)
 {
 	XLogRecPtr	upto = InvalidXLogRecPtr;
-	bool		passes = true;
+	bool		usable = true;
 
-	*blocking = NULL;
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	for (int i = 0; i < standby_slots->n; i++)
 	{
-		const char *name = NameStr(standby_slots->names[i]);
-		ReplicationSlot *slot = SearchNamedReplicationSlot(name, false);
+		ReplicationSlot *slot;
+		SfStandbyTrouble trouble = SF_STANDBY_FINE;
 		XLogRecPtr	flushed = InvalidXLogRecPtr;
-		bool		active = false;
 
-		if (slot != NULL && SlotIsPhysical(slot))
+		slot = SearchNamedReplicationSlot(NameStr(standby_slots->names[i]), false);
+		if (slot == NULL)
+			trouble = SF_STANDBY_MISSING;
+		else if (SlotIsLogical(slot))
+			trouble = SF_STANDBY_LOGICAL;
+		else
 		{
 			SpinLockAcquire(&slot->mutex);
 			flushed = slot->data.restart_lsn;
-			active = slot->active_pid != 0;
+			if (slot->data.invalidated_at != InvalidXLogRecPtr)
+				trouble = SF_STANDBY_INVALIDATED;
+			else if (slot->active_pid == 0)
+				trouble = SF_STANDBY_INACTIVE;
 			SpinLockRelease(&slot->mutex);
 		}
-		if (slot == NULL || !SlotIsPhysical(slot) || !active)
-			*trouble = lappend(*trouble, psprintf("%s", name));
-		if (flushed < lsn)
-		{
-			passes = false;
-			if (*blocking == NULL)
-				*blocking = pstrdup(name);
-		}
+
+		if (flushed == InvalidXLogRecPtr)
+			usable = false;
 		else if (upto == InvalidXLogRecPtr || flushed < upto)
 			upto = flushed;
+		if (seen != NULL)
+		{
+			seen[i].trouble = trouble;
+			seen[i].flushed = flushed;
+		}
 	}
 	LWLockRelease(ReplicationSlotControlLock);
 
-	if (passes)
-		gate_passed_upto = upto;
-	return passes;
+	return usable ? upto : InvalidXLogRecPtr;
 }
 
 /*
  * Wait until every listed standby has flushed lsn, keeping the client's
- * connection alive.
+ * connection alive; returns how far they all have.  A list emptied by a
+ * reload also ends the wait, returning InvalidXLogRecPtr.
  */
-static void
+static XLogRecPtr
 sf_gate_wait(XLogRecPtr lsn)
 {
 	TimestampTz since = GetCurrentTimestamp();
 	TimestampTz last_keepalive = since;
-	List	   *warned = NIL;
-	const char *published = NULL;
-	long		nap = SF_GATE_MIN_NAP_MS;
+	const StandbySlots *seen_for = NULL;
+	SfStandbySeen *seen = NULL;
+	int			published = -1;
+	bool		shown = false;
+	XLogRecPtr	flushed = InvalidXLogRecPtr;
 
 	for (;;)
 	{
-		const char *blocking;
-		List	   *trouble = NIL;
-		ListCell   *lc;
 		TimestampTz now;
+		int			blocking = -1;
 
 		CHECK_FOR_INTERRUPTS();
+		sf_gate_exit_if_shutdown(lsn);
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			SyncRepInitConfig();
 		}
 		if (standby_slots == NULL || standby_slots->n == 0)
 			break;
 
-		if (sf_gate_passes(lsn, &blocking, &trouble))
+		/* a reload may have given us another list */
+		if (seen_for != standby_slots)
+		{
+			if (seen != NULL)
+				pfree(seen);
+			seen = palloc0(sizeof(SfStandbySeen) * standby_slots->n);
+			seen_for = standby_slots;
+			published = -1;
+		}
+
+		flushed = sf_gate_standbys_flushed(seen);
+		if (flushed >= lsn)
 			break;
 
-		foreach(lc, trouble)
+		for (int i = 0; i < standby_slots->n; i++)
 		{
-			char	   *name = lfirst(lc);
-
-			if (list_member(warned, makeString(name)))
+			if (seen[i].flushed >= lsn)
 				continue;
-			ereport(WARNING,
-					(errmsg("replication slot \"%s\" named in \"%s\" has no standby streaming from it",
-							name, "slot_failover.standby_slot_names"),
-					 errdetail("Logical replication slot \"%s\" waits until that standby flushes WAL up to %X/%X.",
-							   NameStr(MyReplicationSlot->data.name),
-							   LSN_FORMAT_ARGS(lsn)),
-					 errhint("Start the standby, make sure the slot is a physical slot it streams from, or remove it from \"%s\".",
-							 "slot_failover.standby_slot_names")));
-			warned = lappend(warned, makeString(name));
+			if (blocking < 0)
+				blocking = i;
+			if (seen[i].trouble != SF_STANDBY_FINE && !seen[i].warned)
+			{
+				sf_gate_warn(i, seen[i].trouble, lsn);
+				seen[i].warned = true;
+			}
 		}
-
-		if (published == NULL || strcmp(published, blocking) != 0)
+		if (blocking != published)
 		{
-			sf_gate_publish(true, blocking, lsn, since);
+			sf_gate_publish(true, NameStr(standby_slots->names[blocking]),
+							lsn, since);
 			published = blocking;
+			shown = true;
 		}
 
-		/*
-		 * The walsender cannot see that the server is shutting down while it
-		 * waits here (that flag is walsender.c's own), and shutdown waits
-		 * for it: give up after wal_sender_timeout, as pg_failover_slots
-		 * does, and let the client reconnect and wait again.
-		 */
 		now = GetCurrentTimestamp();
-		if (wal_sender_timeout > 0 &&
-			TimestampDifferenceExceeds(since, now, wal_sender_timeout))
-			ereport(FATAL,
-					(errmsg("terminating walsender of replication slot \"%s\": \"%s\" did not flush %X/%X within \"%s\"",
-							NameStr(MyReplicationSlot->data.name), blocking,
-							LSN_FORMAT_ARGS(lsn), "wal_sender_timeout")));
-
 		if (TimestampDifferenceExceeds(last_keepalive, now, SF_GATE_KEEPALIVE_MS))
 		{
 			sf_gate_keepalive();
@@ -387,13 +545,96 @@ sf_gate_wait(XLogRecPtr lsn)
 		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 nap, PG_WAIT_EXTENSION);
+						 TimestampDifferenceExceeds(since, now, SF_GATE_FAST_FOR_MS) ?
+						 SF_GATE_SLOW_NAP_MS : SF_GATE_FAST_NAP_MS,
+						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		nap = Min(nap * 2, SF_GATE_MAX_NAP_MS);
 	}
 
-	if (published != NULL)
+	if (seen != NULL)
+		pfree(seen);
+	if (shown)
 		sf_gate_publish(false, NULL, InvalidXLogRecPtr, 0);
+	return flushed;
+}
+
+/*
+ * Say why the listed slot i keeps this walsender waiting for lsn, in the
+ * words of PostgreSQL 17's StandbySlotsHaveCaughtup (pg17_slotsync.md,
+ * section 3.2).
+ */
+static void
+sf_gate_warn(int i, SfStandbyTrouble trouble, XLogRecPtr lsn)
+{
+	const char *name = NameStr(standby_slots->names[i]);
+	const char *guc = "slot_failover.standby_slot_names";
+
+	switch (trouble)
+	{
+		case SF_STANDBY_MISSING:
+			ereport(WARNING,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("replication slot \"%s\" named in \"%s\" does not exist",
+							name, guc),
+					 errdetail("Logical replication slot \"%s\" waits until the standby of that slot flushes WAL up to %X/%X.",
+							   NameStr(MyReplicationSlot->data.name),
+							   LSN_FORMAT_ARGS(lsn)),
+					 errhint("Create the physical replication slot \"%s\" for the standby, or remove it from \"%s\".",
+							 name, guc)));
+			break;
+		case SF_STANDBY_LOGICAL:
+			ereport(WARNING,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("replication slot \"%s\" named in \"%s\" is a logical slot",
+							name, guc),
+					 errdetail("Logical replication slot \"%s\" waits until \"%s\" is corrected.",
+							   NameStr(MyReplicationSlot->data.name), guc),
+					 errhint("Name only the physical replication slots of standbys in \"%s\".",
+							 guc)));
+			break;
+		case SF_STANDBY_INVALIDATED:
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("physical replication slot \"%s\" named in \"%s\" has been invalidated",
+							name, guc),
+					 errdetail("Logical replication slot \"%s\" waits until the standby of that slot flushes WAL up to %X/%X.",
+							   NameStr(MyReplicationSlot->data.name),
+							   LSN_FORMAT_ARGS(lsn)),
+					 errhint("Drop and re-create the replication slot \"%s\" and rebuild its standby, or remove it from \"%s\".",
+							 name, guc)));
+			break;
+		case SF_STANDBY_INACTIVE:
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("replication slot \"%s\" named in \"%s\" has no standby streaming from it",
+							name, guc),
+					 errdetail("Logical replication slot \"%s\" waits until the standby of that slot flushes WAL up to %X/%X.",
+							   NameStr(MyReplicationSlot->data.name),
+							   LSN_FORMAT_ARGS(lsn)),
+					 errhint("Start the standby that streams from replication slot \"%s\", or remove it from \"%s\".",
+							 name, guc)));
+			break;
+		case SF_STANDBY_FINE:
+			break;
+	}
+}
+
+/*
+ * Once a shutdown has been requested, a gated walsender exits instead of
+ * holding back lsn: the shutdown waits for it, and nothing else would tell
+ * it to stop.  What it does not send, its client gets again from the slot.
+ */
+static void
+sf_gate_exit_if_shutdown(XLogRecPtr lsn)
+{
+	if (gate_shared != NULL && gate_shared->shutdown_requested)
+		ereport(FATAL,
+				(errcode(ERRCODE_ADMIN_SHUTDOWN),
+				 errmsg("terminating walsender of replication slot \"%s\" because the server is shutting down",
+						NameStr(MyReplicationSlot->data.name)),
+				 errdetail("The standbys named in \"%s\" have not flushed WAL up to %X/%X.",
+						   "slot_failover.standby_slot_names",
+						   LSN_FORMAT_ARGS(lsn))));
 }
 
 /*
@@ -402,16 +643,17 @@ sf_gate_wait(XLogRecPtr lsn)
 static void
 sf_gate_keepalive(void)
 {
-	StringInfoData buf;
+	char		keepalive[SF_KEEPALIVE_LEN];
+	uint64		n;
 
-	initStringInfo(&buf);
-	pq_sendbyte(&buf, 'k');
-	pq_sendint64(&buf, gate_last_sent);
-	pq_sendint64(&buf, GetCurrentTimestamp());
-	pq_sendbyte(&buf, 0);
-	sf_prev_comm_methods->putmessage_noblock('d', buf.data, buf.len);
+	keepalive[0] = 'k';
+	n = pg_hton64(gate_last_sent);
+	memcpy(keepalive + 1, &n, sizeof(n));
+	n = pg_hton64((uint64) GetCurrentTimestamp());
+	memcpy(keepalive + 9, &n, sizeof(n));
+	keepalive[17] = 0;
+	sf_prev_comm_methods->putmessage_noblock('d', keepalive, SF_KEEPALIVE_LEN);
 	(void) sf_prev_comm_methods->flush_if_writable();
-	pfree(buf.data);
 }
 
 /*
@@ -436,6 +678,34 @@ sf_gate_publish(bool waiting, const char *standby, XLogRecPtr lsn,
 	gate->lsn = lsn;
 	gate->since = since;
 	LWLockRelease(gate_shared->lock);
+}
+
+/*
+ * The position up to which a consumer of the slot may read without running
+ * ahead of the listed standbys, for slot_failover.gate_position(): the
+ * minimum of their flush positions, or InvalidXLogRecPtr (*gated false)
+ * if the slot is not a marked logical slot or no standby is listed.
+ */
+XLogRecPtr
+sf_gate_position(const char *slot_name, bool *gated)
+{
+	ReplicationSlot *slot;
+	bool		logical;
+
+	*gated = false;
+	if (standby_slots == NULL || standby_slots->n == 0)
+		return InvalidXLogRecPtr;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(slot_name, false);
+	logical = slot != NULL && SlotIsLogical(slot);
+	LWLockRelease(ReplicationSlotControlLock);
+
+	/* the name is a slot's, and so fit for the marker's path */
+	if (!logical || !sf_marker_exists(slot_name))
+		return InvalidXLogRecPtr;
+	*gated = true;
+	return sf_gate_standbys_flushed(NULL);
 }
 
 /*

@@ -257,9 +257,9 @@ sf_row_is_ours(const char *name, uint64 system_identifier)
 		if (strcmp(lfirst(lc), name) == 0)
 			return false;
 	ereport(WARNING,
-			(errmsg("ignoring the row of slot_failover.slots for replication slot \"%s\", written by another cluster",
-					name),
-			 errdetail("The row's system identifier is %llu, this cluster's is %llu.",
+			(errmsg("ignoring the row of replication slot \"%s\" in \"%s.%s\", written by another cluster",
+					name, SF_SCHEMA, SF_TABLE),
+			 errdetail("The row's system identifier is %llu; this cluster's is %llu.",
 					   (unsigned long long) system_identifier,
 					   (unsigned long long) GetSystemIdentifier()),
 			 errhint("A publication FOR ALL TABLES carries slot_failover.slots to its subscribers; publish explicit tables or schemas instead.")));

@@ -151,6 +151,7 @@ extern void sf_gate_init(void);
 extern void sf_gate_shmem_request(void);
 extern void sf_gate_shmem_init(void);
 extern int	sf_gate_read_waits(SlotFailoverGateStatus **waits);
+extern XLogRecPtr sf_gate_position(const char *slot_name, bool *gated);
 
 /* table.c */
 extern Oid	sf_table_oid(void);

@@ -580,9 +580,9 @@ sf_ignore_foreign_row(SlotRow *row, CopyEntry *entry)
 			 (unsigned long long) row->system_identifier);
 	if (entry->state != SF_COPY_ERROR || strcmp(entry->reason, reason) != 0)
 		ereport(WARNING,
-				(errmsg("ignoring the row of slot_failover.slots for replication slot \"%s\", written by another cluster",
-						NameStr(row->name)),
-				 errdetail("The row's system identifier is %llu, this cluster's is %llu.",
+				(errmsg("ignoring the row of replication slot \"%s\" in \"%s.%s\", written by another cluster",
+						NameStr(row->name), SF_SCHEMA, SF_TABLE),
+				 errdetail("The row's system identifier is %llu; this cluster's is %llu.",
 						   (unsigned long long) row->system_identifier,
 						   (unsigned long long) GetSystemIdentifier()),
 				 errhint("A publication FOR ALL TABLES carries slot_failover.slots to its subscribers; publish explicit tables or schemas instead.")));
@@ -773,12 +773,16 @@ sf_advance_copy(SlotRow *row, bool make_ready)
 	bool		move_restart;
 	bool		changed = false;
 	bool		save = make_ready;
+	bool		old_two_phase;
+	XLogRecPtr	old_two_phase_at;
 
 	sf_slot_acquire(NameStr(row->name));
 	slot = MyReplicationSlot;
 
 	SpinLockAcquire(&slot->mutex);
 	restart_lsn = slot->data.restart_lsn;
+	old_two_phase = slot->data.two_phase;
+	old_two_phase_at = slot->data.two_phase_at;
 	SpinLockRelease(&slot->mutex);
 
 	move_restart = row->restart_lsn > restart_lsn &&
@@ -820,7 +824,25 @@ sf_advance_copy(SlotRow *row, bool make_ready)
 	{
 		ReplicationSlotMarkDirty();
 		if (save)
-			ReplicationSlotSave();
+		{
+			PG_TRY();
+			{
+				ReplicationSlotSave();
+			}
+			PG_CATCH();
+			{
+				/*
+				 * A two_phase that did not reach the disk must not count as
+				 * taken: the next cycle compares with memory.
+				 */
+				SpinLockAcquire(&slot->mutex);
+				slot->data.two_phase = old_two_phase;
+				slot->data.two_phase_at = old_two_phase_at;
+				SpinLockRelease(&slot->mutex);
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+		}
 
 		SpinLockAcquire(&slot->mutex);
 		slot->effective_catalog_xmin = slot->data.catalog_xmin;

@@ -29,10 +29,13 @@
 
 #include "access/htup_details.h"
 #include "access/xlog.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -70,6 +73,7 @@ enum
 	" confirmed_flush_lsn, catalog_xmin, slot_xmin, invalidated," \
 	" system_identifier"
 
+static Oid	sf_rel_owner(Oid relid);
 static void sf_spi_check(int ret, int expected);
 static XLogRecPtr sf_spi_lsn(HeapTuple tuple, TupleDesc desc, int col);
 static TransactionId sf_spi_xid(HeapTuple tuple, TupleDesc desc, int col);
@@ -77,21 +81,52 @@ static Datum sf_array(Datum *values, bool *nulls, int n, Oid elmtype);
 
 /*
  * OID of slot_failover.slots in the current database, or InvalidOid if the
- * extension is not installed.  SQL objects older than this library are
- * refused, naming the command that updates them: the statements here need
- * the columns of the current version.  Caller is in a transaction.
+ * extension is not installed.  Caller is in a transaction.
+ *
+ * The worker reads and writes the table as a superuser, and every
+ * statement names it slot_failover.slots: nobody but a superuser may own
+ * that schema or that relation, and the relation must be the extension's
+ * own table, or a schema owner could put a view there whose functions run
+ * as the worker.  SQL objects older than this library are refused, naming
+ * the command that updates them: the statements need the current columns.
  */
 Oid
 sf_table_oid(void)
 {
 	Oid			nspid = get_namespace_oid(SF_SCHEMA, true);
 	Oid			relid;
+	HeapTuple	tuple;
+	Oid			nspowner;
 
 	if (!OidIsValid(nspid))
 		return InvalidOid;
 	relid = get_relname_relid(SF_TABLE, nspid);
-	if (OidIsValid(relid) &&
-		get_attnum(relid, "two_phase_at") == InvalidAttrNumber)
+	if (!OidIsValid(relid))
+		return InvalidOid;
+
+	tuple = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for namespace %u", nspid);
+	nspowner = ((Form_pg_namespace) GETSTRUCT(tuple))->nspowner;
+	ReleaseSysCache(tuple);
+	if (!superuser_arg(nspowner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("schema \"%s\" is owned by role \"%s\", which is not a superuser",
+						SF_SCHEMA, GetUserNameFromId(nspowner, false)),
+				 errdetail("slot_failover reads and writes the schema's table as a superuser, so its owner could make it run code of theirs."),
+				 errhint("Run ALTER SCHEMA %s OWNER TO a superuser.", SF_SCHEMA)));
+	if (get_rel_relkind(relid) != RELKIND_RELATION ||
+		getExtensionOfObject(RelationRelationId, relid) !=
+		get_extension_oid("slot_failover", true) ||
+		!superuser_arg(sf_rel_owner(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation \"%s.%s\" is not the table of extension \"%s\"",
+						SF_SCHEMA, SF_TABLE, "slot_failover"),
+				 errhint("Drop that relation, then drop and create the extension again.")));
+
+	if (get_attnum(relid, "two_phase_at") == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the SQL objects of slot_failover are older than its library"),
@@ -100,6 +135,23 @@ sf_table_oid(void)
 				 errhint("Run ALTER EXTENSION slot_failover UPDATE in database \"%s\" on the primary.",
 						 sf_database)));
 	return relid;
+}
+
+/*
+ * The owner of a relation.
+ */
+static Oid
+sf_rel_owner(Oid relid)
+{
+	HeapTuple	tuple;
+	Oid			owner;
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
 }
 
 /*
@@ -112,7 +164,6 @@ void
 sf_table_begin_as_owner(Oid *save_userid, int *save_sec)
 {
 	Oid			relid = sf_table_oid();
-	HeapTuple	tuple;
 	Oid			owner;
 
 	if (!OidIsValid(relid))
@@ -121,11 +172,7 @@ sf_table_begin_as_owner(Oid *save_userid, int *save_sec)
 				 errmsg("table %s.%s does not exist", SF_SCHEMA, SF_TABLE),
 				 errhint("Run CREATE EXTENSION slot_failover.")));
 
-	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
+	owner = sf_rel_owner(relid);
 
 	GetUserIdAndSecContext(save_userid, save_sec);
 	SetUserIdAndSecContext(owner, *save_sec | SECURITY_LOCAL_USERID_CHANGE |

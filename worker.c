@@ -130,6 +130,7 @@ static BackgroundWorkerHandle *sf_start_worker(void);
 static bool sf_database_exists(void);
 static bool sf_worker_running(void);
 static void sf_wait(long timeout_ms);
+static void sf_pin_session_settings(void);
 static void sf_worker_detach(int code, Datum arg);
 static bool sf_run_cycle(MemoryContext cycle_context);
 static void sf_cycle_failed(MemoryContext cycle_context);
@@ -412,20 +413,7 @@ slot_failover_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	BackgroundWorkerInitializeConnection(sf_database, NULL, 0);
-
-	/*
-	 * We run as the bootstrap superuser in a database that others may own,
-	 * and its owner may set its search_path (ALTER DATABASE ... SET).  As
-	 * PostgreSQL's logical replication apply worker does after connecting
-	 * (ApplyWorkerMain in replication/logical/worker.c, REL_15) and the
-	 * autovacuum worker at start (AutoVacWorkerMain), pin an always-secure
-	 * search path, so that no operator or function the worker's statements
-	 * name can resolve to one of theirs.  The statements also qualify every
-	 * operator and function (OPERATOR(pg_catalog.=), pg_catalog.now()).
-	 */
-	SetConfigOption("search_path", "", PGC_SUSET, PGC_S_OVERRIDE);
-
+	/* claim the one worker's place before connecting: a launcher looks */
 	SpinLockAcquire(&worker_shared->mutex);
 	running_pid = worker_shared->worker_pid;
 	if (running_pid == 0)
@@ -449,11 +437,10 @@ slot_failover_worker_main(Datum main_arg)
 	}
 	before_shmem_exit(sf_worker_detach, 0);
 
-	/*
-	 * The table follows the slots; it is never worth blocking a cycle on a
-	 * synchronous standby that is away.
-	 */
-	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
+	/* the database's owner may disallow connections; we are not a client */
+	BackgroundWorkerInitializeConnection(sf_database, NULL,
+										 BGWORKER_BYPASS_ALLOWCONN);
+	sf_pin_session_settings();
 
 	cycle_context = AllocSetContextCreate(TopMemoryContext,
 										  "slot_failover cycle",
@@ -465,6 +452,39 @@ slot_failover_worker_main(Datum main_arg)
 
 		sf_wait(ok ? sf_naptime : Max(sf_naptime, SF_RESTART_MS));
 	}
+}
+
+/*
+ * We run as the bootstrap superuser in a database that others may own, and
+ * its owner may change the settings every session there inherits (ALTER
+ * DATABASE ... SET).  Pin every setting our work depends on, as PostgreSQL's
+ * logical replication apply worker (ApplyWorkerMain in
+ * replication/logical/worker.c, REL_15) and autovacuum worker
+ * (AutoVacWorkerMain) do: an always-secure search path, so that no operator
+ * or function our statements name resolves to one of theirs (the
+ * statements also qualify every one); our own role; read-write, read
+ * committed transactions, which a hot standby can run; no timeouts; and a
+ * local synchronous_commit, since the table follows the slots and it is
+ * never worth blocking a cycle on a synchronous standby that is away.
+ */
+static void
+sf_pin_session_settings(void)
+{
+	static const char *const settings[][2] = {
+		{"search_path", ""},
+		{"role", "none"},
+		{"default_transaction_isolation", "read committed"},
+		{"default_transaction_read_only", "off"},
+		{"default_transaction_deferrable", "off"},
+		{"statement_timeout", "0"},
+		{"lock_timeout", "0"},
+		{"idle_in_transaction_session_timeout", "0"},
+		{"synchronous_commit", "local"},
+	};
+
+	for (int i = 0; i < lengthof(settings); i++)
+		SetConfigOption(settings[i][0], settings[i][1], PGC_SUSET,
+						PGC_S_OVERRIDE);
 }
 
 /*

@@ -1,10 +1,11 @@
 # Copyright (c) 2026, slot_failover developers
 
-# What the benchmarks of bench/ share: a primary and a streaming standby
-# configured like a production server rather than like a test, marked slots
-# created in bulk, percentiles, the WAL the worker wrote in a window (read
-# with pg_waldump), a process's CPU time, and the writer of each bench's
-# section of bench/results/.
+# What the benchmarks of bench/ share besides the nodes and waits of
+# t/SlotFailoverTest.pm: the settings of a primary configured like a
+# production server rather than like a test, marked slots created in bulk,
+# percentiles, the WAL the worker wrote in a window (read with pg_waldump),
+# a process's CPU time, and the writer of each bench's section of
+# bench/results/.
 package SlotFailoverBench;
 
 use strict;
@@ -17,59 +18,37 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(new_primary new_standby mark_new_slots start_consumer
-  percentile median wal_window_start wal_window_end cpu_seconds write_result);
+our @EXPORT = qw(bench_settings mark_new_slots start_consumer percentile
+  median wal_window_start wal_window_end cpu_seconds write_result);
 
+# The options of new_primary (t/SlotFailoverTest.pm) for a bench's primary,
+# configured like a production server rather than like a test:
+# slot_failover's default naptime, autovacuum on, and the extension created.
 # The harness sets fsync off and logs every statement, and leaves 1 MB of
-# shared buffers: all three would distort the figures.
-my $bench_conf = q{
-shared_preload_libraries = 'slot_failover'
+# shared buffers: all three would distort the figures.  A standby made from
+# a backup of this primary has the same settings.  Options: max_slots
+# (max_replication_slots, default 20), conf (appended); any other option is
+# new_primary's.
+sub bench_settings
+{
+	my (%opts) = @_;
+	my $max_slots = delete $opts{max_slots} // 20;
+	my $conf = delete $opts{conf} // '';
+
+	return (
+		naptime => undef,
+		autovacuum => 1,
+		extension => 1,
+		%opts,
+		conf => qq{
 fsync = on
 log_statement = none
 shared_buffers = 128MB
 max_connections = 50
 max_wal_senders = 20
 max_wal_size = 1GB
-};
-
-# A started primary (wal_level logical) with the extension created.
-# Options: max_slots (max_replication_slots, default 20), conf (appended).
-sub new_primary
-{
-	my ($name, %opts) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-
-	$node->init(allows_streaming => 'logical');
-	$node->append_conf('postgresql.conf',
-		$bench_conf
-		  . 'max_replication_slots = '
-		  . ($opts{max_slots} // 20) . "\n"
-		  . ($opts{conf} // ''));
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION slot_failover');
-	return $node;
-}
-
-# A started streaming standby of $primary, made from a new backup; its
-# settings are the primary's.  Option: slot (create this physical slot on
-# the primary and stream through it, with hot_standby_feedback).
-sub new_standby
-{
-	my ($primary, $name, %opts) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-
-	$primary->safe_psql('postgres',
-		"SELECT pg_create_physical_replication_slot('$opts{slot}', true)")
-	  if $opts{slot};
-	$primary->backup("${name}_backup");
-	$node->init_from_backup($primary, "${name}_backup", has_streaming => 1);
-	$node->append_conf(
-		'postgresql.conf', qq{
-primary_slot_name = '$opts{slot}'
-hot_standby_feedback = on
-}) if $opts{slot};
-	$node->start;
-	return $node;
+max_replication_slots = $max_slots
+} . $conf);
 }
 
 # Create the physical slots ${prefix}_$from .. ${prefix}_$to, reserving WAL,

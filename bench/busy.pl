@@ -16,7 +16,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use FindBin;
-use lib $FindBin::RealBin;
+use lib $FindBin::RealBin, "$FindBin::RealBin/../t";
+use SlotFailoverTest;
 use SlotFailoverBench;
 
 my $seconds = $ENV{SF_BENCH_BUSY_SECONDS} // 60;
@@ -25,8 +26,11 @@ my $scale = 5;
 my $goal_percent = 2;
 my @consumers = map { "cdc_$_" } 1 .. 10;
 
-my $primary = new_primary('primary', max_slots => 30);
-my $standby = new_standby($primary, 'standby', slot => 'standby_slot');
+my $primary = new_primary('primary', bench_settings(max_slots => 30));
+$primary->safe_psql('postgres',
+	"SELECT pg_create_physical_replication_slot('standby_slot', true)");
+$primary->backup('backup');
+my $standby = new_standby($primary, 'backup', 'standby', slot => 'standby_slot');
 my ($out, $err) = ('', '');
 IPC::Run::run([ 'pgbench', '-i', '-q', '-s', $scale, $primary->connstr('postgres') ],
 	'>', \$out, '2>', \$err)

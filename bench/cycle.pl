@@ -18,19 +18,19 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
-use lib $FindBin::RealBin;
+use lib $FindBin::RealBin, "$FindBin::RealBin/../t";
+use SlotFailoverTest;
 use SlotFailoverBench;
 
 my $samples = $ENV{SF_BENCH_SAMPLES} // 20;
 my @counts = split /,/, ($ENV{SF_BENCH_SLOTS} // '1,10,100,1000');
 my $goal_ms = 10;
 
-my $primary = new_primary(
-	'primary',
-	max_slots => $counts[-1] + 20,
-	conf => "slot_failover.naptime = 60s\n");
+my $primary = new_primary('primary',
+	bench_settings(max_slots => $counts[-1] + 20, naptime => '60s'));
 $primary->safe_psql('postgres', 'CREATE TABLE bench (i int)');
-my $standby = new_standby($primary, 'standby');
+$primary->backup('backup');
+my $standby = new_standby($primary, 'backup', 'standby');
 
 # One cycle run by sync() on $node: its duration in ms, and the position
 # sync() returned.  Dies unless sync() ran exactly one cycle, and $count (an

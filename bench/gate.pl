@@ -29,7 +29,8 @@ use Test::More;
 use IPC::Run;
 use Time::HiRes qw(time);
 use FindBin;
-use lib $FindBin::RealBin;
+use lib $FindBin::RealBin, "$FindBin::RealBin/../t";
+use SlotFailoverTest;
 use SlotFailoverBench;
 
 my $transactions = $ENV{SF_BENCH_TRANSACTIONS} // 200000;
@@ -38,7 +39,7 @@ my $stream_rounds = int(($rounds + 3) / 4);
 my $clients = 4;
 my $goal_percent = 5;
 
-my $primary = new_primary('primary');
+my $primary = new_primary('primary', bench_settings());
 $primary->safe_psql(
 	'postgres', q{
 CREATE TABLE load (id bigserial PRIMARY KEY, payload text);
@@ -56,7 +57,10 @@ BEGIN
 	END LOOP;
 END $$;
 });
-my $standby = new_standby($primary, 'standby', slot => 'standby_slot');
+$primary->safe_psql('postgres',
+	"SELECT pg_create_physical_replication_slot('standby_slot', true)");
+$primary->backup('backup');
+my $standby = new_standby($primary, 'backup', 'standby', slot => 'standby_slot');
 
 my $script = $primary->basedir . '/insert.sql';
 append_to_file($script, "INSERT INTO load (payload) VALUES (repeat('x', 100));\n");

@@ -17,15 +17,21 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
 use FindBin;
-use lib $FindBin::RealBin;
+use lib $FindBin::RealBin, "$FindBin::RealBin/../t";
+use SlotFailoverTest;
 use SlotFailoverBench;
 
 my $seconds = $ENV{SF_BENCH_IDLE_SECONDS} // 60;
 my @consumers = ('cdc_1', 'cdc_2');
 
-my $primary = new_primary('primary', max_slots => 120);
-$primary->safe_psql('postgres', 'CREATE TABLE bench (i int)');
-my $standby = new_standby($primary, 'standby', slot => 'standby_slot');
+my $primary = new_primary('primary', bench_settings(max_slots => 120));
+$primary->safe_psql(
+	'postgres', q{
+CREATE TABLE bench (i int);
+SELECT pg_create_physical_replication_slot('standby_slot', true);
+});
+$primary->backup('backup');
+my $standby = new_standby($primary, 'backup', 'standby', slot => 'standby_slot');
 mark_new_slots($primary, 'idle', 1, 97);
 $primary->safe_psql('postgres', "SELECT slot_failover.mark('standby_slot')");
 for my $slot (@consumers)
@@ -59,9 +65,7 @@ $primary->safe_psql('postgres',
 settle();
 $primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
 settle();
-$standby->poll_query_until('postgres',
-	"SELECT count(*) = 99 FROM slot_failover.status WHERE state = 'ready'")
-  or die "the copies did not become ready";
+wait_for_copy_state($standby, [ (map { "idle_$_" } 1 .. 97), @consumers ], 'ready');
 
 # Nothing in the window may be left for PostgreSQL to clean up later, and
 # the table must hold every slot's state exactly.

@@ -22,7 +22,8 @@ use Test::More;
 use IPC::Run;
 use Time::HiRes qw(sleep);
 use FindBin;
-use lib $FindBin::RealBin;
+use lib $FindBin::RealBin, "$FindBin::RealBin/../t";
+use SlotFailoverTest;
 use SlotFailoverBench;
 
 my $rounds = $ENV{SF_BENCH_ROUNDS} // 50;
@@ -30,7 +31,7 @@ my @counts = split /,/, ($ENV{SF_BENCH_SLOTS} // '1,10,100,1000');
 my $max_slots = $counts[-1] + 20;
 my $naptime = 0.1;    # seconds; the default
 
-my $primary = new_primary('primary', max_slots => $max_slots);
+my $primary = new_primary('primary', bench_settings(max_slots => $max_slots));
 $primary->safe_psql(
 	'postgres', q{
 CREATE TABLE bench (i int);
@@ -60,19 +61,15 @@ BEGIN
 	END LOOP;
 END $$;
 });
-my $standby = new_standby($primary, 'standby');
+$primary->backup('backup');
+my $standby = new_standby($primary, 'backup', 'standby');
 
 my ($table, $tsv, $marked) = ('', '', 0);
 for my $n (@counts)
 {
 	mark_new_slots($primary, 'lag', $marked + 1, $n);
 	$marked = $n;
-	my $lsn = $primary->safe_psql('postgres',
-		'SELECT advance_all(); SELECT slot_failover.sync()');
-	$primary->wait_for_catchup($standby, 'replay', (split /\n/, $lsn)[1]);
-	$standby->poll_query_until('postgres',
-		"SELECT count(*) = $n FROM slot_failover.status WHERE state = 'ready' AND slot_name LIKE 'lag\\_%'"
-	) or die "the copies of $n slots did not become ready";
+	make_copy_ready($primary, $standby, [ map { "lag_$_" } 1 .. $n ], replay => 1);
 
 	my @lags;
 	for my $round (1 .. $rounds)

@@ -20,10 +20,9 @@ my $window_seconds = 30;
 my $naptime_ms = 100;
 
 my $primary = new_primary(
-	'primary', conf => qq{
-slot_failover.naptime = ${naptime_ms}ms
-max_replication_slots = 110
-});
+	'primary',
+	naptime => "${naptime_ms}ms",
+	conf => "max_replication_slots = 110\n");
 
 $primary->safe_psql(
 	'postgres', q{

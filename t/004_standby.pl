@@ -69,18 +69,8 @@ is(copy_state('standby_slot'), 'waiting',
 
 # Consume on the primary until the slot has passed what the standby holds.
 $primary->safe_psql('postgres', 'INSERT INTO public.t SELECT generate_series(1, 10)');
-$primary->safe_psql('postgres', 'CHECKPOINT');
-$primary->safe_psql('postgres',
-	"SELECT count(*) FROM pg_logical_slot_get_changes('logical', NULL, NULL)");
-$primary->safe_psql('postgres',
-	"SELECT pg_replication_slot_advance('physical', pg_current_wal_lsn())");
-$primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
-ok( $standby->poll_query_until(
-		'postgres',
-		"SELECT count(*) = 2 FROM slot_failover.status WHERE slot_name IN ('logical', 'physical') AND state = 'ready'"
-	),
-	'both copies become ready once the primary slots advanced')
-  or diag $standby->safe_psql('postgres', 'TABLE slot_failover.status');
+ok(make_copy_ready($primary, $standby, [ 'logical', 'physical' ]),
+	'both copies become ready once the primary slots advanced');
 
 ##########
 # A ready copy follows its slot.

@@ -50,33 +50,21 @@ SELECT slot_failover.mark('physical');
 });
 
 # Once every standby that streams with feedback has made its copies (and
-# so its reservations), move the primary's slots past them: a CHECKPOINT
-# logs the running transactions that let a logical slot's catalog_xmin
-# advance.
+# so its reservations), move the primary's slots past them (move_slots
+# checkpoints first: that logs the running transactions that let a logical
+# slot's catalog_xmin advance).
 for my $node ($standby_a, $standby_b)
 {
-	ok( $node->poll_query_until(
-			'postgres',
-			q{SELECT count(*) = 2 FROM slot_failover.status WHERE state IN ('waiting', 'ready') AND slot_name IN ('logical', 'physical')}
-		),
+	ok(wait_for_copy_state($node, [ 'logical', 'physical' ], [ 'waiting', 'ready' ]),
 		$node->name . ': copies are created');
 }
-$primary->safe_psql(
-	'postgres', q{
-INSERT INTO public.t VALUES (1);
-CHECKPOINT;
-SELECT count(*) FROM pg_logical_slot_get_changes('logical', NULL, NULL);
-SELECT pg_replication_slot_advance('physical', pg_current_wal_lsn());
-SELECT slot_failover.sync();
-});
+$primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (1)');
+move_slots($primary, [ 'logical', 'physical' ]);
+$primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
 for my $node ($standby_a, $standby_b)
 {
-	ok( $node->poll_query_until(
-			'postgres',
-			q{SELECT count(*) = 2 FROM slot_failover.status WHERE state = 'ready' AND slot_name IN ('logical', 'physical')}
-		),
-		$node->name . ': logical and physical copies become ready')
-	  or diag $node->safe_psql('postgres', 'TABLE slot_failover.status');
+	ok(wait_for_copy_state($node, [ 'logical', 'physical' ], 'ready'),
+		$node->name . ': logical and physical copies become ready');
 }
 
 my $b_catalog_xmin = $standby_b->safe_psql('postgres',
@@ -95,9 +83,7 @@ for my $case (
 {
 	my ($node, $why) = @$case;
 	my $name = $node->name;
-	ok( $node->poll_query_until(
-			'postgres',
-			"SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'physical'"),
+	ok(wait_for_copy_state($node, 'physical', 'ready'),
 		"$name: the physical copy becomes ready");
 	is( $node->safe_psql(
 			'postgres', "SELECT state FROM slot_failover.status WHERE slot_name = 'logical'"),
@@ -119,16 +105,14 @@ for my $case (
 # the copy of 'physical' has standby_e's only slot, and 'aa_no_room',
 # handled first, gets none.
 ##########
-ok( $standby_e->poll_query_until(
-		'postgres', "SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'physical'"),
+ok(wait_for_copy_state($standby_e, 'physical', 'ready'),
 	'standby_e: the physical copy is ready');
 $primary->safe_psql(
 	'postgres', q{
 SELECT pg_create_physical_replication_slot('aa_no_room', true);
 SELECT slot_failover.mark('aa_no_room');
 });
-ok( $standby_e->poll_query_until(
-		'postgres', "SELECT state = 'error' FROM slot_failover.status WHERE slot_name = 'aa_no_room'"),
+ok(wait_for_copy_state($standby_e, 'aa_no_room', 'error'),
 	'standby_e: the row that gets no slot is in error');
 like(
 	$standby_e->safe_psql(

@@ -33,23 +33,12 @@ SELECT pg_create_logical_replication_slot('waiting_copy', 'test_decoding');
 SELECT slot_failover.mark('ready_copy');
 SELECT slot_failover.mark('waiting_copy');
 });
-ok( $standby->poll_query_until(
-		'postgres',
-		"SELECT count(*) = 2 FROM slot_failover.status WHERE state IS NOT NULL AND slot_name LIKE '%copy'"
-	),
+ok(wait_for_copy_state($standby, [ 'ready_copy', 'waiting_copy' ], undef),
 	'the standby made both copies');
 
 # Move 'ready_copy' past the standby's reservation; 'waiting_copy' stays.
-$primary->safe_psql(
-	'postgres', q{
-INSERT INTO public.t VALUES (1);
-CHECKPOINT;
-SELECT count(*) FROM pg_logical_slot_get_changes('ready_copy', NULL, NULL);
-SELECT slot_failover.sync();
-});
-ok( $standby->poll_query_until(
-		'postgres', "SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'ready_copy'"),
-	'one copy is ready');
+$primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (1)');
+ok(make_copy_ready($primary, $standby, 'ready_copy'), 'one copy is ready');
 
 my $state_query = q{
 SELECT string_agg(format('%s:%s:%s:%s:%s', s.slot_name, c.state, r.restart_lsn,

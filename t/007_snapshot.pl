@@ -32,20 +32,9 @@ $primary->safe_psql(
 SELECT pg_create_logical_replication_slot('cdc', 'test_decoding');
 SELECT slot_failover.mark('cdc');
 });
-ok( $standby->poll_query_until(
-		'postgres', "SELECT state IS NOT NULL FROM slot_failover.status WHERE slot_name = 'cdc'"),
-	'the standby made its copy');
-$primary->safe_psql(
-	'postgres', q{
-INSERT INTO public.t VALUES (0);
-CHECKPOINT;
-SELECT count(*) FROM pg_logical_slot_get_changes('cdc', NULL, NULL);
-SELECT slot_failover.sync();
-});
-ok( $standby->poll_query_until(
-		'postgres', "SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'cdc'"),
-	'the copy is ready')
-  or diag $standby->safe_psql('postgres', 'TABLE slot_failover.status');
+ok(wait_for_copy_state($standby, 'cdc', undef), 'the standby made its copy');
+$primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (0)');
+ok(make_copy_ready($primary, $standby, 'cdc'), 'the copy is ready');
 
 # Make the slot restart at a point where a transaction was running: U is
 # open when the running transactions are logged (a CHECKPOINT does that),
@@ -79,9 +68,7 @@ $primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (4)');
 my ($restart, $confirmed) = split /\|/,
   $primary->safe_psql('postgres',
 	"SELECT restart_lsn, confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'cdc'");
-$primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
-$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
-$standby->safe_psql('postgres', 'SELECT slot_failover.sync()');
+sync_standby($primary, $standby);
 is( $standby->safe_psql(
 		'postgres',
 		"SELECT restart_lsn || '|' || confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'cdc'"

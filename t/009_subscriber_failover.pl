@@ -52,15 +52,11 @@ SELECT slot_failover.mark('sub');
 		"ALTER SYSTEM SET slot_failover.standby_slot_names = 'standby_slot'; SELECT pg_reload_conf()"
 	);
 
-	my $connstr = sub {
-		my ($node) = @_;
-		return 'port=' . $node->port . ' host=' . $node->host . ' dbname=postgres';
-	};
 	$subscriber->safe_psql(
 		'postgres', 'DROP TABLE IF EXISTS public.keys; CREATE TABLE public.keys (id int PRIMARY KEY)');
 	$subscriber->safe_psql('postgres',
-		"CREATE SUBSCRIPTION sub CONNECTION '" . $connstr->($primary)
-		  . "' PUBLICATION pub WITH (create_slot = false, slot_name = 'sub')");
+		'CREATE SUBSCRIPTION sub CONNECTION ' . connstr_literal($primary)
+		  . " PUBLICATION pub WITH (create_slot = false, slot_name = 'sub')");
 
 	# Let the copy become ready: the subscription consumes, and a
 	# checkpoint gives the slot a restart point with a decoding snapshot.
@@ -68,10 +64,7 @@ SELECT slot_failover.mark('sub');
 	$subscriber->poll_query_until('postgres', 'SELECT count(*) = 100 FROM public.keys')
 	  or die "the subscription did not start";
 	$primary->safe_psql('postgres', 'CHECKPOINT');
-	ok( $standby->poll_query_until(
-			'postgres', "SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'sub'"),
-		"round $round: the copy is ready")
-	  or diag $standby->safe_psql('postgres', 'TABLE slot_failover.status');
+	ok(wait_for_copy_state($standby, 'sub', 'ready'), "round $round: the copy is ready");
 
 	# The load, killed mid-way at a point that differs by round.
 	my ($out, $err) = ('', '');
@@ -87,7 +80,7 @@ SELECT slot_failover.mark('sub');
 
 	$standby->promote;
 	$subscriber->safe_psql('postgres',
-		"ALTER SUBSCRIPTION sub CONNECTION '" . $connstr->($standby) . "'");
+		'ALTER SUBSCRIPTION sub CONNECTION ' . connstr_literal($standby));
 	$standby->safe_psql('postgres', 'CALL public.load(2000001, 2000100)');
 
 	my $expected = $standby->safe_psql('postgres',

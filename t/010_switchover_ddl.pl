@@ -34,14 +34,10 @@ $primary->safe_psql('postgres',
 my $subscriber = PostgreSQL::Test::Cluster->new('subscriber');
 $subscriber->init;
 $subscriber->start;
-my $connstr = sub {
-	my ($node) = @_;
-	return 'port=' . $node->port . ' host=' . $node->host . ' dbname=postgres';
-};
 $subscriber->safe_psql('postgres',
 	'CREATE TABLE public.keys (id int PRIMARY KEY); '
-	  . "CREATE SUBSCRIPTION sub CONNECTION '" . $connstr->($primary)
-	  . "' PUBLICATION pub WITH (create_slot = false, slot_name = 'sub')");
+	  . 'CREATE SUBSCRIPTION sub CONNECTION ' . connstr_literal($primary)
+	  . " PUBLICATION pub WITH (create_slot = false, slot_name = 'sub')");
 
 # Both slots consume, with a restart point that has a decoding snapshot.
 $primary->safe_psql('postgres', 'INSERT INTO public.keys SELECT generate_series(1, 100); CHECKPOINT');
@@ -52,12 +48,7 @@ $primary->safe_psql('postgres',
 $primary->safe_psql('postgres',
 	"SELECT count(*) FROM pg_logical_slot_get_changes('decoding', NULL, NULL)");
 $primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
-ok( $standby->poll_query_until(
-		'postgres',
-		"SELECT count(*) = 2 FROM slot_failover.status WHERE state = 'ready' AND slot_name IN ('sub', 'decoding')"
-	),
-	'both copies are ready')
-  or diag $standby->safe_psql('postgres', 'TABLE slot_failover.status');
+ok(wait_for_copy_state($standby, [ 'sub', 'decoding' ], 'ready'), 'both copies are ready');
 
 # After the decoding slot's confirmed position: a row, a new column, a
 # row that uses it.  And more rows for the subscriber.
@@ -74,14 +65,12 @@ $subscriber->poll_query_until('postgres', 'SELECT count(*) = 200 FROM public.key
 ##########
 # Planned switchover.
 ##########
-my $lsn = $primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
-$primary->wait_for_catchup($standby, 'replay', $lsn);
-$standby->safe_psql('postgres', 'SELECT slot_failover.sync()');
+sync_standby($primary, $standby);
 $primary->stop;
 $standby->promote;
 my $log_offset = -s $subscriber->logfile;
 $subscriber->safe_psql('postgres',
-	"ALTER SUBSCRIPTION sub CONNECTION '" . $connstr->($standby) . "'");
+	'ALTER SUBSCRIPTION sub CONNECTION ' . connstr_literal($standby));
 $standby->safe_psql('postgres', 'INSERT INTO public.keys SELECT generate_series(201, 300)');
 ok($subscriber->poll_query_until('postgres', 'SELECT count(*) = 300 FROM public.keys'),
 	'the subscription continues from the new primary');

@@ -48,12 +48,7 @@ ok( $primary->poll_query_until(
 		'postgres', "SELECT confirmed_flush_lsn >= '$last' FROM pg_replication_slots WHERE slot_name = 'recv'"),
 	'pg_recvlogical flushed every transaction');
 $primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
-ok( $standby->poll_query_until(
-		'postgres',
-		"SELECT count(*) = 2 FROM slot_failover.status WHERE state = 'ready' AND slot_name IN ('recv', 'follower')"
-	),
-	'both copies are ready')
-  or diag $standby->safe_psql('postgres', 'TABLE slot_failover.status');
+ok(wait_for_copy_state($standby, [ 'recv', 'follower' ], 'ready'), 'both copies are ready');
 my $flushed = $primary->safe_psql('postgres',
 	"SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'recv'");
 $primary->wait_for_catchup($follower, 'replay', $primary->lsn('insert'));

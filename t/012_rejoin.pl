@@ -32,16 +32,8 @@ my $new = new_standby($old, 'backup', 'new', slot => 'standby_slot');
 $old->safe_psql('postgres',
 	"ALTER SYSTEM SET slot_failover.standby_slot_names = 'standby_slot'; SELECT pg_reload_conf()");
 
-$old->safe_psql(
-	'postgres', q{
-INSERT INTO public.t VALUES (1);
-CHECKPOINT;
-SELECT count(*) FROM pg_logical_slot_get_changes('cdc', NULL, NULL);
-SELECT slot_failover.sync();
-});
-ok( $new->poll_query_until(
-		'postgres', "SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'cdc'"),
-	'the copy of cdc is ready');
+$old->safe_psql('postgres', 'INSERT INTO public.t VALUES (1)');
+ok(make_copy_ready($old, $new, 'cdc'), 'the copy of cdc is ready');
 my $identity = $old->safe_psql('postgres',
 	"SELECT slot_identity FROM slot_failover.slots WHERE slot_name = 'cdc'");
 
@@ -75,30 +67,19 @@ hot_standby_feedback = on
 $old->set_standby_mode;
 $old->start;
 
-ok( $old->poll_query_until(
-		'postgres', "SELECT state IS NOT NULL FROM slot_failover.status WHERE slot_name = 'cdc'"),
-	'the rewound old primary makes a copy of cdc')
-  or diag $old->safe_psql('postgres', 'TABLE slot_failover.status');
+ok(wait_for_copy_state($old, 'cdc', undef), 'the rewound old primary makes a copy of cdc');
 is( $old->safe_psql(
 		'postgres', "SELECT slot_identity FROM slot_failover.slots WHERE slot_name = 'cdc'"),
 	$identity,
 	'the row kept the identity cdc always had');
 
 # The copy becomes ready and follows the new primary's slot.
-$new->safe_psql(
-	'postgres', q{
-INSERT INTO public.t VALUES (3);
-CHECKPOINT;
-SELECT count(*) FROM pg_logical_slot_get_changes('cdc', NULL, NULL);
-SELECT slot_failover.sync();
-});
-my $confirmed = $new->safe_psql('postgres',
-	"SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'cdc'");
-ok( $old->poll_query_until(
-		'postgres',
-		"SELECT state = 'ready' AND confirmed_flush_lsn = '$confirmed' FROM slot_failover.status WHERE slot_name = 'cdc'"),
-	'it becomes ready and follows the new primary\'s slot')
-  or diag $old->safe_psql('postgres', 'TABLE slot_failover.status');
+$new->safe_psql('postgres', 'INSERT INTO public.t VALUES (3)');
+my $confirmed = move_slots($new, 'cdc')->{cdc};
+$new->safe_psql('postgres', 'SELECT slot_failover.sync()');
+ok( wait_for_copy_state(
+		$old, 'cdc', 'ready', also => "confirmed_flush_lsn = '$confirmed'"),
+	'it becomes ready and follows the new primary\'s slot');
 
 ##########
 # Planned switchover back: the new primary stops cleanly and rejoins as a
@@ -110,9 +91,7 @@ $new->safe_psql(
 SELECT pg_create_physical_replication_slot('leftover', true);
 SELECT slot_failover.mark('leftover');
 });
-my $lsn = $new->safe_psql('postgres', 'SELECT slot_failover.sync()');
-$new->wait_for_catchup($old, 'replay', $lsn);
-$old->safe_psql('postgres', 'SELECT slot_failover.sync()');
+sync_standby($new, $old);
 $new->safe_psql('postgres', "SELECT slot_failover.unmark('leftover')");
 my $log_offset = -s $new->logfile;
 $new->stop;
@@ -127,8 +106,7 @@ primary_slot_name = 'new_slot'
 $new->set_standby_mode;
 $new->start;
 $old->safe_psql('postgres', 'SELECT slot_failover.sync()');
-ok( $new->poll_query_until(
-		'postgres', "SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'cdc'"),
+ok(wait_for_copy_state($new, 'cdc', 'ready'),
 	'after a switchover, its own slot cdc is a ready copy by itself');
 unlike(slurp_file($new->logfile, $log_offset), qr/created copy of replication slot "cdc"/,
 	'without being made anew');

@@ -68,7 +68,24 @@ CREATE OPERATOR app.= (LEFTARG = $type, RIGHTARG = $type, FUNCTION = app.eq);
 };
 }
 $attack .= 'ALTER DATABASE appdb SET search_path = app, pg_catalog;';
+
+# Settings that would make the worker run as the owner, or stop it:
+# serializable transactions cannot run on a hot standby, read-only ones
+# cannot write the table.
+$attack .= q{
+ALTER DATABASE appdb SET role = app;
+ALTER DATABASE appdb SET default_transaction_isolation = serializable;
+ALTER DATABASE appdb SET default_transaction_read_only = on;
+ALTER DATABASE appdb SET lock_timeout = '1ms';
+ALTER DATABASE appdb SET statement_timeout = '1ms';
+};
 $primary->safe_psql('appdb', $attack, extra_params => [ '-U', 'app' ]);
+
+# Our own sessions override those settings from the client.
+$ENV{PGOPTIONS} = join ' ', '-c search_path=pg_catalog', '-c role=none',
+  '-c default_transaction_isolation=read\\ committed',
+  '-c default_transaction_read_only=off', '-c lock_timeout=0',
+  '-c statement_timeout=0';
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 
 # The setting reaches new sessions only: restart both workers (the launcher
@@ -106,6 +123,45 @@ for my $node ($primary, $standby)
 {
 	unlike(slurp_file($node->logfile), qr/WARNING:  HIJACKED/,
 		$node->name . ": the owner's code never ran as superuser");
+	is(appdb($node, 'SELECT last_error FROM slot_failover.worker'),
+		'', $node->name . ": the worker's cycles do not fail");
 }
+
+##########
+# A schema named slot_failover that another role owns: CREATE EXTENSION
+# would adopt it, and its owner could put a view named slots there whose
+# functions run as the worker.
+##########
+$primary->safe_psql('postgres', 'CREATE DATABASE appdb2 OWNER app');
+$primary->safe_psql('appdb2', 'CREATE SCHEMA slot_failover',
+	extra_params => [ '-U', 'app' ]);
+my ($ret, $stdout, $stderr) =
+  $primary->psql('appdb2', 'CREATE EXTENSION slot_failover');
+like(
+	$stderr,
+	qr/ERROR:  schema "slot_failover" is not owned by a superuser/,
+	'CREATE EXTENSION refuses a schema that another role owns');
+
+# One that a 1.0 installation adopted: the worker refuses to use it, and
+# the owner's view never runs as superuser.
+appdb($primary, 'ALTER SCHEMA slot_failover OWNER TO app');
+$primary->safe_psql(
+	'appdb', q{
+ALTER SCHEMA slot_failover RENAME TO sf_real;
+CREATE SCHEMA slot_failover;
+CREATE VIEW slot_failover.slots AS
+	SELECT s.* FROM sf_real.slots s WHERE (SELECT app.escalate() IS NULL);
+}, extra_params => [ '-U', 'app' ]);
+my $offset = -s $primary->logfile;
+$primary->safe_psql('postgres',
+	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'slot_failover worker'"
+);
+$primary->wait_for_log(
+	qr/ERROR:  schema "slot_failover" is owned by role "app", which is not a superuser/,
+	$offset);
+is($primary->safe_psql('postgres', "SELECT rolsuper FROM pg_roles WHERE rolname = 'app'"),
+	'f', 'the owner of the adopted schema is not a superuser');
+unlike(slurp_file($primary->logfile), qr/WARNING:  HIJACKED/,
+	"the owner's view never ran as superuser");
 
 done_testing();

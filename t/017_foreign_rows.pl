@@ -28,22 +28,8 @@ SELECT slot_failover.mark('phys');
 $primary->backup('backup');
 my $standby = new_standby($primary, 'backup', 'standby');
 
-# Move the physical slot to the primary's current position, let the
-# primary record it and the standby replay and apply it.
-sub move_phys
-{
-	$primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (1)');
-	my $lsn = $primary->safe_psql('postgres',
-		"SELECT end_lsn FROM pg_replication_slot_advance('phys', pg_current_wal_lsn())");
-	$primary->wait_for_catchup($standby, 'replay',
-		$primary->safe_psql('postgres', 'SELECT slot_failover.sync()'));
-	$standby->safe_psql('postgres', 'SELECT slot_failover.sync()');
-	return $lsn;
-}
-
-my $lsn = move_phys();
-ok( $standby->poll_query_until('postgres',
-		"SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'phys'"),
+$primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (1)');
+ok(make_copy_ready($primary, $standby, 'phys', replay => 1),
 	'the copy of a row of this cluster is ready');
 
 ##########
@@ -69,18 +55,22 @@ is( $standby->safe_psql('postgres',
 		"SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'foreign'"),
 	'0', 'the foreign row gets no copy');
 
-# More cycles, while the other row moves.
-my $moved = move_phys();
+# More cycles, while the other row moves: the physical slot moves to the
+# primary's current position, the primary records it, and the standby
+# replays and applies it.
+$primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (1)');
+my $moved = move_slots($primary, 'phys')->{phys};
+sync_standby($primary, $standby);
 $standby->safe_psql('postgres', 'SELECT slot_failover.sync()');
 is( $standby->safe_psql('postgres',
 		"SELECT restart_lsn FROM pg_replication_slots WHERE slot_name = 'phys'"),
 	$moved, 'the other row is still synced');
 
-my @warnings = grep { /WARNING:  ignoring the row .* "foreign", written by another cluster/ }
+my @warnings = grep { /WARNING:  ignoring the row of replication slot "foreign" in .*, written by another cluster/ }
   split /\n/, slurp_file($standby->logfile, $log_offset);
 is(scalar(@warnings), 1, 'one WARNING for the foreign row, not one per cycle');
 like(slurp_file($standby->logfile, $log_offset),
-	qr/DETAIL:  The row's system identifier is 12345, this cluster's is \d+\./,
+	qr/DETAIL:  The row's system identifier is 12345; this cluster's is \d+\./,
 	'the WARNING names both system identifiers');
 
 ##########
@@ -96,7 +86,7 @@ SELECT slot_failover.sync();
 SELECT slot_failover.unmark('phys2');
 SELECT slot_failover.sync();
 });
-@warnings = grep { /WARNING:  ignoring the row .* "foreign", written by another cluster/ }
+@warnings = grep { /WARNING:  ignoring the row of replication slot "foreign" in .*, written by another cluster/ }
   split /\n/, slurp_file($primary->logfile, $log_offset);
 is(scalar(@warnings), 1, 'the primary warns once about the foreign row');
 is( $primary->safe_psql('postgres',

@@ -39,15 +39,10 @@ my $standby = new_standby($primary, 'backup', 'standby', slot => 'standby_slot')
 $primary->safe_psql('postgres',
 	"ALTER SYSTEM SET slot_failover.standby_slot_names = 'standby_slot'; SELECT pg_reload_conf()");
 
-sub connstr
-{
-	my ($node) = @_;
-	return 'port=' . $node->port . ' host=' . $node->host . ' dbname=postgres';
-}
 $subscriber->safe_psql('postgres', 'CREATE TABLE public.t (id int PRIMARY KEY)');
 $subscriber->safe_psql('postgres',
-	"CREATE SUBSCRIPTION sub CONNECTION '" . connstr($primary)
-	  . "' PUBLICATION pub WITH (create_slot = false, slot_name = 'sub', two_phase = on)");
+	'CREATE SUBSCRIPTION sub CONNECTION ' . connstr_literal($primary)
+	  . " PUBLICATION pub WITH (create_slot = false, slot_name = 'sub', two_phase = on)");
 
 ##########
 # The apply worker enables two_phase on the marked slot; the table records
@@ -69,13 +64,10 @@ is( $primary->safe_psql('postgres',
   or die 'without them no copy can have two_phase';
 
 $primary->wait_for_catchup($standby, 'replay', $sync_lsn);
-ok( $standby->poll_query_until(
-		'postgres', q{
-SELECT c.state = 'ready' AND s.two_phase
-FROM slot_failover.status c JOIN pg_replication_slots s USING (slot_name)
-WHERE slot_name = 'sub'}),
-	'the copy is ready, with two_phase')
-  or diag $standby->safe_psql('postgres', 'TABLE slot_failover.status');
+ok( wait_for_copy_state(
+		$standby, 'sub', 'ready',
+		also => 'slot_name IN (SELECT slot_name FROM pg_replication_slots WHERE two_phase)'),
+	'the copy is ready, with two_phase');
 
 ##########
 # PREPARE on the primary; the subscriber has the prepared transaction, and
@@ -107,7 +99,7 @@ my $log_offset = -s $subscriber->logfile;
 $primary->stop('immediate');
 $standby->promote;
 $subscriber->safe_psql('postgres',
-	"ALTER SUBSCRIPTION sub CONNECTION '" . connstr($standby) . "'");
+	'ALTER SUBSCRIPTION sub CONNECTION ' . connstr_literal($standby));
 $standby->safe_psql('postgres',
 	"COMMIT PREPARED 'tx'; INSERT INTO public.t VALUES (111)");
 
