@@ -66,8 +66,8 @@
  * became ready; the ready ones are ordinary persistent slots with a marker
  * matching their row, which the primary's role (primary.c) adopts.
  *
- * What a cycle found is published in SlotFailoverShared.copies, under the
- * slot_failover LWLock, for the status view.
+ * What a cycle found is published on the status board (status.c), for
+ * the status view.
  *
  * Crash safety: a copy is created RS_EPHEMERAL, given its reservation and
  * its marker, then persisted; a crash before that leaves nothing, since
