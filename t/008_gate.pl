@@ -66,8 +66,9 @@ ok( $subscriber->poll_query_until('postgres',
 ##########
 my $pid = $subscriber->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_subscription WHERE subname = 'gated_sub'");
-$standby->stop;
+# measured before the standby stops: the wait may begin at once
 my $log_offset = -s $primary->logfile;
+$standby->stop;
 $primary->safe_psql('postgres',
 	'INSERT INTO public.gated SELECT generate_series(2, 10); INSERT INTO public.free SELECT generate_series(2, 10)');
 ok( $subscriber->poll_query_until('postgres', 'SELECT count(*) = 10 FROM public.free'),
