@@ -64,7 +64,6 @@ is($primary->safe_psql('postgres', "SELECT slot_failover.gate_position('gated')"
 is($primary->safe_psql('postgres', "SELECT slot_failover.gate_position('free') IS NULL"),
 	't', 'and NULL for an unmarked slot');
 $primary->safe_psql('postgres', "INSERT INTO public.t VALUES ($_)") for 2 .. 4;
-my $before = confirmed('gated');
 is(ids("SELECT data FROM slot_failover.peek_changes('gated', NULL, NULL)"), '',
 	'peek returns nothing the standby lacks');
 is(ids("SELECT data FROM slot_failover.get_changes('gated', NULL, NULL)"), '',
@@ -72,7 +71,13 @@ is(ids("SELECT data FROM slot_failover.get_changes('gated', NULL, NULL)"), '',
 is($primary->safe_psql('postgres',
 		"SELECT count(*) FROM slot_failover.get_binary_changes('gated', NULL, NULL)"),
 	'0', 'nor does the binary variant');
-is(confirmed('gated'), $before, 'and none of them moved the slot');
+# (they may consume the worker's own writes of slot_failover.slots that the
+# standby has, but nothing past what it flushed)
+ok( $primary->safe_psql(
+		'postgres',
+		"SELECT confirmed_flush_lsn <= '$flushed' FROM pg_replication_slots WHERE slot_name = 'gated'"
+	) eq 't',
+	'and none of them moved the slot past what the standby flushed');
 $primary->safe_psql('postgres',
 	"SELECT slot_failover.advance('gated', pg_current_wal_insert_lsn())");
 is(confirmed('gated'), $flushed, 'advance moves the slot only as far as the standby flushed');
