@@ -88,7 +88,7 @@ is(ids("SELECT data FROM slot_failover.get_changes('free', NULL, NULL)"), '1,2,3
 # A cancelled call loses nothing: a backlog too long to decode in time.
 ##########
 $standby->start;
-$before = confirmed('gated');
+my $before = confirmed('gated');
 $primary->safe_psql('postgres', 'INSERT INTO public.t SELECT generate_series(5, 200000)');
 $primary->wait_for_catchup($standby, 'flush', $primary->lsn('insert'));
 my ($ret, $stdout, $stderr) = $primary->psql('postgres',
