@@ -372,9 +372,23 @@ sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
 
 	if (s[0] == 'w')
 	{
-		if (lsn != InvalidXLogRecPtr && lsn > gate_passed_upto &&
-			sf_gate_slot_marked())
-			gate_passed_upto = sf_gate_wait(lsn);
+		/*
+		 * The header's position says nothing about what the message holds: a
+		 * change row carries its own record's start, wal2json's format 1 a
+		 * whole transaction under its first position, and a body may name
+		 * later positions (pgoutput's BEGIN names its commit's).  A logical
+		 * walsender decodes only flushed WAL, so everything this message can
+		 * describe ends at or before the local flush position now: wait until
+		 * the standbys have that, as PostgreSQL 17 decodes only what they
+		 * flushed.
+		 */
+		if (sf_gate_slot_marked())
+		{
+			XLogRecPtr	target = GetFlushRecPtr(NULL);
+
+			if (target > gate_passed_upto)
+				gate_passed_upto = sf_gate_wait(target);
+		}
 		if (lsn != InvalidXLogRecPtr)
 			gate_last_sent = lsn;
 	}
@@ -501,7 +515,10 @@ sf_gate_wait(XLogRecPtr lsn)
 			SyncRepInitConfig();
 		}
 		if (standby_slots == NULL || standby_slots->n == 0)
+		{
+			flushed = InvalidXLogRecPtr;
 			break;
+		}
 
 		/* a reload may have given us another list */
 		if (seen_for != standby_slots)

@@ -139,6 +139,39 @@ $primary->safe_psql('other', 'SELECT slot_failover.sync()');
 ok( $standby->poll_query_until(
 		'other', "SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'client'"),
 	'the copy is ready on the standby');
+
+##########
+# The gate holds what a message contains, not only the position in its
+# header: a transaction's change rows, whose records the standby has,
+# wait with its commit, which the standby lacks.
+##########
+my $session = $primary->background_psql('postgres');
+$session->query_safe('BEGIN');
+$session->query_safe("INSERT INTO public.t VALUES ($_)") for 101 .. 105;
+$primary->wait_for_catchup($standby, 'flush', $primary->lsn('insert'));
+$standby->stop;
+$session->query_safe('COMMIT');
+my $commit = $primary->lsn('insert');
+ok( $primary->poll_query_until(
+		'other', "SELECT gate_waiting FROM slot_failover.status WHERE slot_name = 'client'"),
+	'the walsender holds the transaction');
+# it sends a keepalive every second while it waits, after whatever it had
+# written before (its replies wait, so the client's file tells)
+my $answered = () = slurp_file($client_out) =~ /^confirmed/mg;
+ok( $primary->poll_query_until(
+		'postgres', qq{
+SELECT count(*) > $answered FROM regexp_matches(pg_read_file('$client_out'), '^confirmed', 'gn')}),
+	'the client received a keepalive sent during the wait');
+unlike(slurp_file($client_out), qr/id\[integer\]:10[1-5]/,
+	'no row of the held transaction reached the client');
+$standby->start;
+ok( $primary->poll_query_until(
+		'postgres', "SELECT confirmed_flush_lsn >= '$commit' FROM pg_replication_slots WHERE slot_name = 'client'"),
+	'once the standby is back, the client gets the transaction');
+is(join(',', slurp_file($client_out) =~ /id\[integer\]:(10[1-5])/g),
+	'101,102,103,104,105', 'all of its rows');
+$session->quit;
+
 $primary->wait_for_catchup($standby, 'flush', $primary->lsn('insert'));
 $standby->stop;
 my $standby_flushed = $primary->safe_psql('postgres',
