@@ -20,10 +20,15 @@
  *
  * Invariant: no message of a gated walsender carries a WAL position that a
  * listed standby has not flushed.
- *	- XLogData ('w') carries the position it describes, in dataStart and
- *	  walEnd alike (walsender.c, WalSndPrepareWrite): a change's start LSN,
- *	  a commit's end LSN.  The message waits until every listed slot is
- *	  there.  A message with position 0 (not the last of a write) passes.
+ *	- XLogData ('w'): its header carries one position (dataStart and walEnd
+ *	  alike, walsender.c's WalSndPrepareWrite), but its body may describe
+ *	  more (a change row carries its record's start, wal2json's format 1 a
+ *	  whole transaction under its first position, pgoutput's BEGIN its
+ *	  commit's).  A logical walsender decodes only flushed WAL, so every
+ *	  message waits until every listed slot has the local flush position
+ *	  sampled when it goes out, as PostgreSQL 17 decodes only what the
+ *	  standbys flushed.  Once they have, messages below that pass at once
+ *	  (gate_passed_upto).
  *	- A keepalive ('k', also the reply to a status request) carries the
  *	  walsender's sentPtr, which moves past WAL that decodes to nothing.
  *	  It never waits; its walEnd is lowered to the standbys' flush position,
