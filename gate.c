@@ -139,7 +139,8 @@ typedef struct SfStandbySeen
 {
 	SfStandbyTrouble trouble;
 	XLogRecPtr	flushed;
-	bool		warned;			/* in this wait */
+	SfStandbyTrouble warned;	/* the trouble last warned about in this
+								 * wait, or SF_STANDBY_FINE */
 } SfStandbySeen;
 
 static bool sf_check_standby_slot_names(char **newval, void **extra,
@@ -545,10 +546,11 @@ sf_gate_wait(XLogRecPtr lsn)
 				continue;
 			if (blocking < 0)
 				blocking = i;
-			if (seen[i].trouble != SF_STANDBY_FINE && !seen[i].warned)
+			if (seen[i].trouble != SF_STANDBY_FINE &&
+				seen[i].trouble != seen[i].warned)
 			{
 				sf_gate_warn(i, seen[i].trouble, lsn);
-				seen[i].warned = true;
+				seen[i].warned = seen[i].trouble;
 			}
 		}
 		if (blocking != published)
