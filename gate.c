@@ -52,10 +52,15 @@
  * walsender waiting here would hold a fast or smart shutdown for ever.  So
  * the postmaster's handlers of SIGINT and SIGTERM are wrapped (in _PG_init,
  * during shared_preload_libraries; PostmasterMain installed them just
- * before) to set gate_shared->shutdown_requested first.  Once it is set, a
- * gated walsender that would have to hold a message, or lower a keepalive,
- * exits instead (FATAL): what it has not sent, its client gets again from
- * the slot.  A crash restart recreates shared memory, and the flag with it;
+ * before) to record the request (shutdown_requested).  That alone stops
+ * nothing: a smart shutdown lets client sessions work until they end, and
+ * gated walsenders stream for them meanwhile.  When the postmaster then
+ * stops the backends, it sends SIGTERM to the launcher and the worker,
+ * whose handlers call sf_gate_backends_stopping(), which sets stopping.
+ * From then on, a gated walsender that would have to hold a message, or
+ * lower a keepalive, gives the standbys a second to catch up and then
+ * exits (FATAL): what it has not sent, its client gets again from the
+ * slot.  A crash restart recreates shared memory, and the flags with it;
  * an immediate shutdown signals nobody through us.
  *
  * SQL decoding: sf_gate_position() gives the position up to which a marked
@@ -110,6 +115,9 @@
 #define SF_GATE_FAST_NAP_MS		1
 #define SF_GATE_FAST_FOR_MS		1000
 #define SF_GATE_SLOW_NAP_MS		10
+
+/* how long a stopping walsender waits for the standbys before it exits */
+#define SF_GATE_STOP_WAIT_MS	1000
 
 /* how long a walsender trusts that its slot is (not) marked */
 #define SF_GATE_MARK_CHECK_MS	1000
@@ -167,10 +175,19 @@ typedef struct GateShared
 
 	/*
 	 * Set, without the lock, by the postmaster's handler of a fast or smart
-	 * shutdown request; gated walsenders read it and exit.  Zeroed at
-	 * creation, so a crash restart clears it.
+	 * shutdown request.  Nothing stops yet: a smart shutdown lets clients
+	 * work until they disconnect.  Zeroed at creation, so a crash restart
+	 * clears it.
 	 */
 	volatile sig_atomic_t shutdown_requested;
+
+	/*
+	 * Set, without the lock, by the launcher's and the worker's SIGTERM
+	 * handlers once a shutdown has been requested: the postmaster stops the
+	 * backends now (at once for a fast shutdown, once the last client has
+	 * gone for a smart one).  Gated walsenders read it and exit.
+	 */
+	volatile sig_atomic_t stopping;
 
 	SlotFailoverGateStatus gates[FLEXIBLE_ARRAY_MEMBER];	/* by slot index */
 } GateShared;
@@ -257,8 +274,9 @@ sf_gate_init(void)
 
 /*
  * The postmaster's handler of a fast (SIGINT) or smart (SIGTERM) shutdown
- * request: tell gated walsenders, which cannot learn it otherwise, then
- * let the postmaster's own handler do the rest.
+ * request: record that a shutdown was requested, for
+ * sf_gate_backends_stopping(), then let the postmaster's own handler do
+ * the rest.
  */
 static void
 sf_gate_shutdown_handler(SIGNAL_ARGS)
@@ -269,6 +287,19 @@ sf_gate_shutdown_handler(SIGNAL_ARGS)
 		prev_sigint.sa_handler(postgres_signal_arg);
 	else
 		prev_sigterm.sa_handler(postgres_signal_arg);
+}
+
+/*
+ * From the SIGTERM handlers of the launcher and the worker (worker.c): if
+ * a shutdown was requested, this SIGTERM is the postmaster stopping the
+ * backends, and gated walsenders, which nothing else tells, must not hold
+ * the shutdown up.  Async-signal-safe.
+ */
+void
+sf_gate_backends_stopping(void)
+{
+	if (gate_shared != NULL && gate_shared->shutdown_requested)
+		gate_shared->stopping = true;
 }
 
 /*
@@ -644,21 +675,46 @@ sf_gate_warn(int i, SfStandbyTrouble trouble, XLogRecPtr lsn)
 }
 
 /*
- * Once a shutdown has been requested, a gated walsender exits instead of
+ * Once the backends are being stopped, a gated walsender exits instead of
  * holding back lsn: the shutdown waits for it, and nothing else would tell
- * it to stop.  What it does not send, its client gets again from the slot.
+ * it to stop.  It first gives the standbys a moment (SF_GATE_STOP_WAIT_MS)
+ * to reach lsn, as PostgreSQL 17 waits for them at got_STOPPING, so that a
+ * standby slightly behind does not cost an ordinary shutdown a FATAL; it
+ * returns if they do.  What it does not send, its client gets again from
+ * the slot.
  */
 static void
 sf_gate_exit_if_shutdown(XLogRecPtr lsn)
 {
-	if (gate_shared != NULL && gate_shared->shutdown_requested)
-		ereport(FATAL,
-				(errcode(ERRCODE_ADMIN_SHUTDOWN),
-				 errmsg("terminating walsender of replication slot \"%s\" because the server is shutting down",
-						NameStr(MyReplicationSlot->data.name)),
-				 errdetail("The standbys named in \"%s\" have not flushed WAL up to %X/%X.",
-						   "slot_failover.standby_slot_names",
-						   LSN_FORMAT_ARGS(lsn))));
+	TimestampTz start;
+
+	if (gate_shared == NULL || !gate_shared->stopping)
+		return;
+
+	start = GetCurrentTimestamp();
+	while (!TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+									   SF_GATE_STOP_WAIT_MS))
+	{
+		XLogRecPtr	flushed;
+
+		CHECK_FOR_INTERRUPTS();
+		if (standby_slots == NULL || standby_slots->n == 0)
+			return;
+		flushed = sf_gate_standbys_flushed(NULL);
+		if (flushed != InvalidXLogRecPtr && flushed >= lsn)
+			return;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 SF_GATE_SLOW_NAP_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+
+	ereport(FATAL,
+			(errcode(ERRCODE_ADMIN_SHUTDOWN),
+			 errmsg("terminating walsender of replication slot \"%s\" because the server is shutting down",
+					NameStr(MyReplicationSlot->data.name)),
+			 errdetail("The standbys named in \"%s\" have not flushed WAL up to %X/%X.",
+					   "slot_failover.standby_slot_names",
+					   LSN_FORMAT_ARGS(lsn))));
 }
 
 /*

@@ -150,6 +150,7 @@ extern PGDLLIMPORT char *sf_standby_slot_names;
 extern void sf_gate_init(void);
 extern void sf_gate_shmem_request(void);
 extern void sf_gate_shmem_init(void);
+extern void sf_gate_backends_stopping(void);
 extern int	sf_gate_read_waits(SlotFailoverGateStatus **waits);
 extern XLogRecPtr sf_gate_position(const char *slot_name, bool *gated);
 

@@ -134,6 +134,7 @@ static void sf_pin_session_settings(void);
 static void sf_worker_detach(int code, Datum arg);
 static bool sf_run_cycle(MemoryContext cycle_context);
 static void sf_cycle_failed(MemoryContext cycle_context);
+static void sf_worker_sigterm(SIGNAL_ARGS);
 
 static WorkerShared *worker_shared = NULL;
 
@@ -275,6 +276,18 @@ sf_start_worker(void)
 }
 
 /*
+ * SIGTERM of the launcher and the worker.  After a shutdown request, the
+ * postmaster sends it when it stops the backends: tell the gate, so that
+ * gated walsenders stop holding messages back, then do what die() does.
+ */
+static void
+sf_worker_sigterm(SIGNAL_ARGS)
+{
+	sf_gate_backends_stopping();
+	die(postgres_signal_arg);
+}
+
+/*
  * Main entry point of the launcher.
  */
 void
@@ -283,7 +296,7 @@ slot_failover_launcher_main(Datum main_arg)
 	bool		said_missing = false;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
+	pqsignal(SIGTERM, sf_worker_sigterm);
 	BackgroundWorkerUnblockSignals();
 
 	/* no database: we only read the shared catalog pg_database */
@@ -410,7 +423,7 @@ slot_failover_worker_main(Datum main_arg)
 	pid_t		running_pid;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
+	pqsignal(SIGTERM, sf_worker_sigterm);
 	BackgroundWorkerUnblockSignals();
 
 	/* claim the one worker's place before connecting: a launcher looks */

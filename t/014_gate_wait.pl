@@ -5,7 +5,8 @@
 # also answers pg_log_backend_memory_contexts); a reload re-reads
 # synchronous_standby_names for it; fast and smart shutdowns are not held
 # up by it even with wal_sender_timeout = 0; immediate shutdown and crash
-# restart still work.
+# restart still work; during a smart shutdown it keeps streaming, gated,
+# until the last client session ends.
 use strict;
 use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
@@ -140,6 +141,7 @@ my $backend = $primary->safe_psql('postgres',
 my $offset = -s $primary->logfile;
 kill 'KILL', $backend;
 $primary->wait_for_log(qr/all server processes terminated; reinitializing/, $offset);
+$primary->wait_for_log(qr/database system is ready to accept connections/, $offset);
 $client->finish;
 $client = start_client();
 $pid = waiting_walsender();
@@ -154,5 +156,60 @@ ok(!$primary->log_contains('because the server is shutting down', $offset),
 $primary->stop('immediate');
 $client->finish;
 ok(1, 'an immediate shutdown works');
+
+##########
+# A smart shutdown lets clients work until they disconnect: while a
+# session stays open, the gated walsender goes on streaming its rows (the
+# standby up); once the session ends, the shutdown completes.
+##########
+$primary->start;
+$standby->start;
+$client = start_client();
+my $session = $primary->background_psql('postgres');
+
+# Wait inside the open session (a smart shutdown refuses new connections)
+# until the client has confirmed the session's last insert; true if it did.
+sub client_confirms_session_insert
+{
+	my ($id) = @_;
+	my $result = eval {
+		$session->query_safe(
+			qq{INSERT INTO public.t VALUES ($id);
+DO \$\$
+DECLARE
+	target pg_lsn := pg_catalog.pg_current_wal_insert_lsn();
+	deadline timestamptz := pg_catalog.clock_timestamp()
+		OPERATOR(pg_catalog.+) interval '$PostgreSQL::Test::Utils::timeout_default s';
+BEGIN
+	WHILE NOT (SELECT confirmed_flush_lsn OPERATOR(pg_catalog.>=) target
+			   FROM pg_catalog.pg_replication_slots WHERE slot_name = 'gated') LOOP
+		IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>) deadline THEN
+			RAISE EXCEPTION 'the client did not confirm %', target;
+		END IF;
+		PERFORM pg_catalog.pg_sleep(0.05);
+	END LOOP;
+END
+\$\$;
+SELECT 'confirmed';});
+	};
+	return defined $result && $result eq 'confirmed';
+}
+
+ok(client_confirms_session_insert(20), 'before the shutdown, the gated client gets the rows');
+$offset = -s $primary->logfile;
+IPC::Run::run([ 'pg_ctl', '-D', $primary->data_dir, '-m', 'smart', '-W', 'stop' ])
+  or die 'pg_ctl stop -m smart failed';
+$primary->wait_for_log(qr/received smart shutdown request/, $offset);
+ok(client_confirms_session_insert(21),
+	'during a smart shutdown, the gated client still gets the rows of an open session');
+unlike(
+	slurp_file($primary->logfile, $offset),
+	qr/terminating walsender of replication slot "gated"/,
+	'and its walsender did not exit');
+$session->quit;
+$primary->wait_for_log(qr/database system is shut down/, $offset);
+ok(1, 'once the session ended, the smart shutdown completed');
+$primary->stop('smart', fail_ok => 1);
+$client->finish;
 
 done_testing();
