@@ -32,9 +32,11 @@
  *	- A keepalive ('k', also the reply to a status request) carries the
  *	  walsender's sentPtr, which moves past WAL that decodes to nothing.
  *	  It never waits; its walEnd is lowered to the standbys' flush position,
- *	  but never below the last XLogData sent in this stream (gate_last_sent,
- *	  reset by each START_REPLICATION's CopyBothResponse, which goes
- *	  through putmessage).
+ *	  but never below what the stream has already told the client
+ *	  (gate_last_sent: the slot's confirmed_flush when the stream began,
+ *	  at START_REPLICATION's CopyBothResponse, which goes through
+ *	  putmessage, then every position sent), so that it never goes
+ *	  backwards.
  *
  * While a message waits, the walsender sends a keepalive every second, so
  * that the client does not time out (pg_failover_slots #46), and reads no
@@ -213,7 +215,7 @@ static PQcommMethods sf_gate_comm_methods;
 /* every listed standby has flushed up to here, as last seen */
 static XLogRecPtr gate_passed_upto = InvalidXLogRecPtr;
 
-/* position of the last XLogData of this stream that went out */
+/* the highest position this stream has told its client */
 static XLogRecPtr gate_last_sent = InvalidXLogRecPtr;
 
 /* is MyReplicationSlot marked, and when did we look */
@@ -373,13 +375,22 @@ sf_gate_attach(Port *port, int status)
 
 /*
  * The walsender's putmessage: a CopyBothResponse starts a new stream, and
- * what the last one sent says nothing about the new one's position.
+ * what the last one sent says nothing about the new one's position; the
+ * client has what its slot confirmed.
  */
 static int
 sf_gate_putmessage(char msgtype, const char *s, size_t len)
 {
 	if (msgtype == 'W')
+	{
 		gate_last_sent = InvalidXLogRecPtr;
+		if (MyReplicationSlot != NULL && SlotIsLogical(MyReplicationSlot))
+		{
+			SpinLockAcquire(&MyReplicationSlot->mutex);
+			gate_last_sent = MyReplicationSlot->data.confirmed_flush;
+			SpinLockRelease(&MyReplicationSlot->mutex);
+		}
+	}
 	return sf_prev_comm_methods->putmessage(msgtype, s, len);
 }
 
@@ -426,8 +437,7 @@ sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
 			if (target > gate_passed_upto)
 				gate_passed_upto = sf_gate_wait(target);
 		}
-		if (lsn != InvalidXLogRecPtr)
-			gate_last_sent = lsn;
+		gate_last_sent = Max(gate_last_sent, lsn);
 	}
 	else if (len == SF_KEEPALIVE_LEN && lsn > gate_passed_upto &&
 			 sf_gate_slot_marked())
@@ -441,7 +451,8 @@ sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
 		if (lsn > flushed)
 		{
 			sf_gate_exit_if_shutdown(lsn);
-			told = pg_hton64(Min(lsn, Max(flushed, gate_last_sent)));
+			gate_last_sent = Max(gate_last_sent, Min(lsn, flushed));
+			told = pg_hton64(Min(lsn, gate_last_sent));
 			memcpy(keepalive, s, SF_KEEPALIVE_LEN);
 			memcpy(keepalive + 1, &told, sizeof(told));
 			sf_prev_comm_methods->putmessage_noblock(msgtype, keepalive,
