@@ -18,20 +18,24 @@ use Test::More;
 use IPC::Run;
 use Time::HiRes qw(time);
 use FindBin;
-use lib $FindBin::RealBin;
+use lib $FindBin::RealBin, "$FindBin::RealBin/../t";
+use SlotFailoverTest;
 use SlotFailoverBench;
 
 my $rounds = $ENV{SF_BENCH_LATENCY_ROUNDS} // 500;
 my $block = 50;
 my $goal_ms = 2;
 
-my $primary = new_primary('primary');
+my $primary = new_primary('primary', bench_settings());
 $primary->safe_psql('postgres', q{
 CREATE TABLE t (id int);
 SELECT pg_create_logical_replication_slot('lat', 'test_decoding');
 SELECT slot_failover.mark('lat');
 });
-my $standby = new_standby($primary, 'standby', slot => 'standby_slot');
+$primary->safe_psql('postgres',
+	"SELECT pg_create_physical_replication_slot('standby_slot', true)");
+$primary->backup('backup');
+my $standby = new_standby($primary, 'backup', 'standby', slot => 'standby_slot');
 
 my ($sql_in, $sql_out, $recv_out) = ('', '', '');
 my $session = IPC::Run::start([ 'psql', '-XAtq', '-d', $primary->connstr('postgres') ],
