@@ -98,7 +98,6 @@
 #include "replication/syncrep.h"
 #include "replication/walsender.h"
 #include "storage/latch.h"
-#include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -840,23 +839,36 @@ sf_gate_shmem_init(void)
 
 /*
  * The walsenders of marked slots that wait for a standby now, palloc'd;
- * returns how many.  For gate_status().
+ * returns how many.  For gate_status().  An entry counts only while its
+ * walsender still holds the slot (entry i is slot i): one that died, or
+ * left the wait by an error and released the slot, left it behind.
  */
 int
 sf_gate_read_waits(SlotFailoverGateStatus **waits)
 {
-	int			n = 0;
+	int			kept = 0;
 
 	*waits = palloc(sizeof(SlotFailoverGateStatus) * max_replication_slots);
 	LWLockAcquire(gate_shared->lock, LW_SHARED);
 	for (int i = 0; i < max_replication_slots; i++)
-	{
-		SlotFailoverGateStatus *gate = &gate_shared->gates[i];
-
-		/* a walsender that died while waiting left its entry behind */
-		if (gate->waiting && BackendPidGetProc(gate->pid) != NULL)
-			(*waits)[n++] = *gate;
-	}
+		(*waits)[i] = gate_shared->gates[i];
 	LWLockRelease(gate_shared->lock);
-	return n;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < max_replication_slots; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+		bool		held = false;
+
+		if ((*waits)[i].waiting && slot->in_use)
+		{
+			SpinLockAcquire(&slot->mutex);
+			held = slot->active_pid == (*waits)[i].pid;
+			SpinLockRelease(&slot->mutex);
+		}
+		if (held)
+			(*waits)[kept++] = (*waits)[i];
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+	return kept;
 }
