@@ -429,13 +429,11 @@ sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
 		 * the standbys have that, as PostgreSQL 17 decodes only what they
 		 * flushed.
 		 */
-		if (sf_gate_slot_marked())
-		{
-			XLogRecPtr	target = GetFlushRecPtr(NULL);
+		XLogRecPtr	target = GetFlushRecPtr(NULL);
 
-			if (target > gate_passed_upto)
-				gate_passed_upto = sf_gate_wait(target);
-		}
+		/* cheapest first: most messages are below what the standbys have */
+		if (target > gate_passed_upto && sf_gate_slot_marked())
+			gate_passed_upto = sf_gate_wait(target);
 		gate_last_sent = Max(gate_last_sent, lsn);
 	}
 	else if (len == SF_KEEPALIVE_LEN && lsn > gate_passed_upto &&
