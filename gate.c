@@ -9,14 +9,14 @@
  * walsenders and its SQL decoding functions with synchronized_standby_slots
  * (pg17_slotsync.md, section 3); PostgreSQL 15 has no hook there, so, as
  * pg_failover_slots does (pg_failover_slots.md, section 3), we wrap the
- * walsender's output: a ClientAuthentication_hook gives every logical
- * walsender a copy of PqCommMethods whose putmessage_noblock looks at each
- * CopyData message before it goes out.  The gate applies while the
- * walsender streams a marked logical slot (its marker file says so, looked
- * at once a second) and slot_failover.standby_slot_names lists slots; the
- * listed physical slots' restart_lsn follows their standbys' flush
- * position.  Other slots, physical walsenders and ordinary backends are
- * never touched.
+ * walsender's output: a ClientAuthentication_hook gives every walsender a
+ * copy of PqCommMethods whose putmessage_noblock looks at each CopyData
+ * message of a logical stream before it goes out.  The gate applies while
+ * the walsender streams a marked logical slot (its marker file says so,
+ * looked at once a second) and slot_failover.standby_slot_names lists
+ * slots; the listed physical slots' restart_lsn follows their standbys'
+ * flush position.  Messages of other slots and of physical streams are
+ * never held, and ordinary backends are never touched.
  *
  * Invariant: no message of a gated walsender carries a WAL position that a
  * listed standby has not flushed.
@@ -31,19 +31,24 @@
  *	  (gate_passed_upto).
  *	- A keepalive ('k', also the reply to a status request) carries the
  *	  walsender's sentPtr, which moves past WAL that decodes to nothing.
- *	  It never waits; its walEnd is lowered to the standbys' flush position,
- *	  but never below what the stream has already told the client
- *	  (gate_last_sent: the slot's confirmed_flush when the stream began,
- *	  at START_REPLICATION's CopyBothResponse, which goes through
- *	  putmessage, then every position sent), so that it never goes
- *	  backwards.
+ *	  It never waits; its walEnd is lowered to the position of the last
+ *	  earlier keepalive that the standbys have flushed (a record end: a
+ *	  flush position may fall inside a record, sf_gate_lower), but never
+ *	  below what the stream has already told the client (gate_last_sent:
+ *	  the slot's confirmed_flush when the stream began, at
+ *	  START_REPLICATION's CopyBothResponse, which goes through putmessage,
+ *	  then every position sent), so that it never goes backwards.  A
+ *	  lowered keepalive that tells nothing new goes out once a second.
  *
  * While a message waits, the walsender sends a keepalive every second, so
  * that the client does not time out (pg_failover_slots #46), and reads no
- * replies: they wait in the socket.  It looks at the listed slots every
- * millisecond during the first second of a wait, and every 10 ms after
- * that (PostgreSQL 15 wakes nobody when a physical slot moves).  It
- * handles interrupts and reloads (and, since it consumes ConfigReloadPending,
+ * replies: they wait in the socket.  PostgreSQL 15 wakes nobody when a
+ * physical slot moves, so the physical walsenders do it for us: each
+ * broadcasts standby_moved when its standby's confirmation has moved its
+ * slot (sf_gate_flush_if_writable, called on every turn of WalSndLoop
+ * after the replies are read), as PostgreSQL 17's walsenders broadcast
+ * wal_confirm_rcv_cv; a waiting walsender sleeps on it, and looks anyway
+ * every 100 ms for slots moved otherwise.  It handles interrupts and reloads (and, since it consumes ConfigReloadPending,
  * does what walsender.c does after one: SyncRepInitConfig).  A lagging
  * standby never makes it exit: wal_sender_timeout is about the client.
  * The loop allocates nothing but on a reload and for a WARNING, so that a
@@ -97,6 +102,7 @@
 #include "replication/slot.h"
 #include "replication/syncrep.h"
 #include "replication/walsender.h"
+#include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
@@ -112,10 +118,15 @@
 /* how often a waiting walsender sends a keepalive */
 #define SF_GATE_KEEPALIVE_MS	1000
 
-/* how often it looks at the standbys' slots: at first, and after a while */
-#define SF_GATE_FAST_NAP_MS		1
-#define SF_GATE_FAST_FOR_MS		1000
-#define SF_GATE_SLOW_NAP_MS		10
+/*
+ * How long it sleeps between two looks at the standbys' slots when no
+ * physical walsender wakes it: a slot moved by something else than its
+ * walsender (pg_replication_slot_advance(), a slot created anew).
+ */
+#define SF_GATE_NAP_MS			100
+
+/* how often a stopping walsender looks at them */
+#define SF_GATE_STOP_NAP_MS		10
 
 /* how long a stopping walsender waits for the standbys before it exits */
 #define SF_GATE_STOP_WAIT_MS	1000
@@ -158,6 +169,7 @@ static void sf_assign_standby_slot_names(const char *newval, void *extra);
 static void sf_gate_shutdown_handler(SIGNAL_ARGS);
 static void sf_gate_attach(Port *port, int status);
 static int	sf_gate_putmessage(char msgtype, const char *s, size_t len);
+static int	sf_gate_flush_if_writable(void);
 static void sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len);
 static bool sf_gate_slot_marked(void);
 static XLogRecPtr sf_gate_standbys_flushed(SfStandbySeen *seen);
@@ -165,6 +177,7 @@ static XLogRecPtr sf_gate_wait(XLogRecPtr lsn);
 static void sf_gate_warn(int i, SfStandbyTrouble trouble, XLogRecPtr lsn);
 static void sf_gate_exit_if_shutdown(XLogRecPtr lsn);
 static void sf_gate_keepalive(void);
+static XLogRecPtr sf_gate_lower(XLogRecPtr lsn, XLogRecPtr flushed);
 static void sf_gate_publish(bool waiting, const char *standby,
 							XLogRecPtr lsn, TimestampTz since);
 
@@ -189,6 +202,13 @@ typedef struct GateShared
 	 * gone for a smart one).  Gated walsenders read it and exit.
 	 */
 	volatile sig_atomic_t stopping;
+
+	/*
+	 * Broadcast by a physical walsender whose slot's restart_lsn has moved,
+	 * as PostgreSQL 17 broadcasts wal_confirm_rcv_cv: gated walsenders sleep
+	 * on it.
+	 */
+	ConditionVariable standby_moved;
 
 	SlotFailoverGateStatus gates[FLEXIBLE_ARRAY_MEMBER];	/* by slot index */
 } GateShared;
@@ -216,6 +236,21 @@ static XLogRecPtr gate_passed_upto = InvalidXLogRecPtr;
 
 /* the highest position this stream has told its client */
 static XLogRecPtr gate_last_sent = InvalidXLogRecPtr;
+
+/*
+ * Positions of keepalives held back, lowest first: each is the end of a
+ * record the walsender had read (its sentPtr), and so a position a client
+ * may resume from.  When full, the last one gives way to newer ones.
+ */
+#define SF_GATE_ENDS			32
+static XLogRecPtr gate_ends[SF_GATE_ENDS];
+static int	gate_nends = 0;
+
+/* when this stream last sent a lowered keepalive */
+static TimestampTz gate_lowered_at = 0;
+
+/* a physical walsender: its slot's restart_lsn when it last broadcast */
+static XLogRecPtr gate_broadcast_at = InvalidXLogRecPtr;
 
 /* is MyReplicationSlot marked, and when did we look */
 static ReplicationSlot *gate_checked_slot = NULL;
@@ -354,7 +389,9 @@ sf_assign_standby_slot_names(const char *newval, void *extra)
 }
 
 /*
- * After authentication: give a logical walsender our output methods.
+ * After authentication: give a walsender our output methods.  Those of a
+ * logical stream hold its messages back; those of a physical one wake the
+ * gated walsenders when its standby confirms.
  */
 static void
 sf_gate_attach(Port *port, int status)
@@ -362,14 +399,42 @@ sf_gate_attach(Port *port, int status)
 	if (prev_client_auth_hook)
 		prev_client_auth_hook(port, status);
 
-	if (am_db_walsender && sf_prev_comm_methods == NULL)
+	if (am_walsender && sf_prev_comm_methods == NULL)
 	{
 		sf_prev_comm_methods = PqCommMethods;
 		sf_gate_comm_methods = *PqCommMethods;
 		sf_gate_comm_methods.putmessage = sf_gate_putmessage;
 		sf_gate_comm_methods.putmessage_noblock = sf_gate_putmessage_noblock;
+		sf_gate_comm_methods.flush_if_writable = sf_gate_flush_if_writable;
 		PqCommMethods = &sf_gate_comm_methods;
 	}
+}
+
+/*
+ * The walsender's flush_if_writable, which WalSndLoop calls on every turn,
+ * right after it has read the client's replies.  In a physical walsender
+ * whose standby has just confirmed a new flush position (walsender.c's
+ * PhysicalConfirmReceivedLocation moved its slot's restart_lsn), wake the
+ * gated walsenders, which PostgreSQL 15 itself never does.
+ */
+static int
+sf_gate_flush_if_writable(void)
+{
+	if (gate_shared != NULL && standby_slots != NULL && standby_slots->n > 0 &&
+		MyReplicationSlot != NULL && SlotIsPhysical(MyReplicationSlot))
+	{
+		XLogRecPtr	restart_lsn;
+
+		SpinLockAcquire(&MyReplicationSlot->mutex);
+		restart_lsn = MyReplicationSlot->data.restart_lsn;
+		SpinLockRelease(&MyReplicationSlot->mutex);
+		if (restart_lsn > gate_broadcast_at)
+		{
+			gate_broadcast_at = restart_lsn;
+			ConditionVariableBroadcast(&gate_shared->standby_moved);
+		}
+	}
+	return sf_prev_comm_methods->flush_if_writable();
 }
 
 /*
@@ -383,6 +448,7 @@ sf_gate_putmessage(char msgtype, const char *s, size_t len)
 	if (msgtype == 'W')
 	{
 		gate_last_sent = InvalidXLogRecPtr;
+		gate_nends = 0;
 		if (MyReplicationSlot != NULL && SlotIsLogical(MyReplicationSlot))
 		{
 			SpinLockAcquire(&MyReplicationSlot->mutex);
@@ -405,7 +471,8 @@ sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
 {
 	uint64		lsn;
 
-	if (msgtype != 'd' || len < 17 || (s[0] != 'w' && s[0] != 'k') ||
+	if (!am_db_walsender || msgtype != 'd' || len < 17 ||
+		(s[0] != 'w' && s[0] != 'k') ||
 		standby_slots == NULL || standby_slots->n == 0 ||
 		MyReplicationSlot == NULL || !SlotIsLogical(MyReplicationSlot))
 	{
@@ -440,15 +507,30 @@ sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
 			 sf_gate_slot_marked())
 	{
 		XLogRecPtr	flushed = sf_gate_standbys_flushed(NULL);
-		char		keepalive[SF_KEEPALIVE_LEN];
-		uint64		told;
 
 		if (flushed != InvalidXLogRecPtr)
 			gate_passed_upto = flushed;
 		if (lsn > flushed)
 		{
+			XLogRecPtr	told_before = gate_last_sent;
+			TimestampTz now = GetCurrentTimestamp();
+			char		keepalive[SF_KEEPALIVE_LEN];
+			uint64		told;
+
 			sf_gate_exit_if_shutdown(lsn);
-			gate_last_sent = Max(gate_last_sent, Min(lsn, flushed));
+			gate_last_sent = Max(gate_last_sent, sf_gate_lower(lsn, flushed));
+
+			/*
+			 * A client that answers every keepalive would otherwise play
+			 * ping-pong with the walsender, which sends one whenever the
+			 * client has not confirmed all it read: a lowered keepalive that
+			 * tells nothing new and asks for no reply goes out once a second.
+			 */
+			if (gate_last_sent == told_before && s[17] == 0 &&
+				!TimestampDifferenceExceeds(gate_lowered_at, now,
+											SF_GATE_KEEPALIVE_MS))
+				return;
+			gate_lowered_at = now;
 			told = pg_hton64(Min(lsn, gate_last_sent));
 			memcpy(keepalive, s, SF_KEEPALIVE_LEN);
 			memcpy(keepalive + 1, &told, sizeof(told));
@@ -458,6 +540,41 @@ sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
 		}
 	}
 	sf_prev_comm_methods->putmessage_noblock(msgtype, s, len);
+}
+
+/*
+ * The position a keepalive at lsn, beyond what the standbys have flushed,
+ * may carry instead: the highest earlier keepalive's position they have,
+ * and lsn is kept for later.  Not simply flushed: a standby's flush
+ * position may fall inside a record, and a client that confirms a
+ * position inside a commit record and resumes from it never gets that
+ * transaction (decoding skips commits that start before the resume
+ * position), on this primary or on a promoted standby.  Keepalives carry
+ * record ends only, so earlier ones are safe to tell.  Returns
+ * InvalidXLogRecPtr if none is.
+ */
+static XLogRecPtr
+sf_gate_lower(XLogRecPtr lsn, XLogRecPtr flushed)
+{
+	XLogRecPtr	safe = InvalidXLogRecPtr;
+	int			kept = 0;
+
+	for (int i = 0; i < gate_nends; i++)
+	{
+		if (gate_ends[i] <= flushed)
+			safe = gate_ends[i];
+		else
+			gate_ends[kept++] = gate_ends[i];
+	}
+	gate_nends = kept;
+
+	if (gate_nends == 0 || lsn > gate_ends[gate_nends - 1])
+	{
+		if (gate_nends == SF_GATE_ENDS)
+			gate_nends--;
+		gate_ends[gate_nends++] = lsn;
+	}
+	return safe;
 }
 
 /*
@@ -546,6 +663,8 @@ sf_gate_wait(XLogRecPtr lsn)
 	bool		shown = false;
 	XLogRecPtr	flushed = InvalidXLogRecPtr;
 
+	/* from here on, no confirmation of a standby goes unnoticed */
+	ConditionVariablePrepareToSleep(&gate_shared->standby_moved);
 	for (;;)
 	{
 		TimestampTz now;
@@ -607,12 +726,10 @@ sf_gate_wait(XLogRecPtr lsn)
 			last_keepalive = now;
 		}
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 TimestampDifferenceExceeds(since, now, SF_GATE_FAST_FOR_MS) ?
-						 SF_GATE_SLOW_NAP_MS : SF_GATE_FAST_NAP_MS,
-						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
+		(void) ConditionVariableTimedSleep(&gate_shared->standby_moved,
+										   SF_GATE_NAP_MS, PG_WAIT_EXTENSION);
 	}
+	ConditionVariableCancelSleep();
 
 	if (seen != NULL)
 		pfree(seen);
@@ -712,7 +829,7 @@ sf_gate_exit_if_shutdown(XLogRecPtr lsn)
 		if (flushed != InvalidXLogRecPtr && flushed >= lsn)
 			return;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 SF_GATE_SLOW_NAP_MS, PG_WAIT_EXTENSION);
+						 SF_GATE_STOP_NAP_MS, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
 
@@ -832,6 +949,7 @@ sf_gate_shmem_init(void)
 	{
 		memset(gate_shared, 0, sf_gate_shmem_size());
 		gate_shared->lock = &(GetNamedLWLockTranche(SF_GATE_TRANCHE))->lock;
+		ConditionVariableInit(&gate_shared->standby_moved);
 	}
 }
 

@@ -127,6 +127,7 @@ $primary->safe_psql('postgres',
 
 # its output goes to a file: a pipe nobody reads would stop it
 my $client_out = $primary->basedir . '/client.out';
+my $after;
 my $h = IPC::Run::start(
 	[ $client, $primary->connstr('postgres') . ' replication=database', 'client', '0/0' ],
 	'>', $client_out, '2>>', $client_out);
@@ -139,6 +140,66 @@ $primary->safe_psql('other', 'SELECT slot_failover.sync()');
 ok( $standby->poll_query_until(
 		'other', "SELECT state = 'ready' FROM slot_failover.status WHERE slot_name = 'client'"),
 	'the copy is ready on the standby');
+
+##########
+# A keepalive tells a record end only.  A standby's flush position may
+# fall inside a record, and a client that confirms a position inside a
+# commit record and resumes from it never gets that transaction.  A
+# listed slot that stops inside a large record stands for such a standby.
+##########
+$primary->safe_psql(
+	'postgres', q{
+SELECT pg_create_physical_replication_slot('halfway', true);
+SELECT pg_create_logical_replication_slot('resumer', 'test_decoding');
+ALTER SYSTEM SET slot_failover.standby_slot_names = 'standby_slot, halfway';
+SELECT pg_reload_conf();
+});
+$primary->safe_psql('other', "SELECT slot_failover.mark('resumer')");
+# a walsender forked from now on has the new list
+$primary->poll_query_until('postgres',
+	"SELECT current_setting('slot_failover.standby_slot_names') = 'standby_slot, halfway'");
+my $resumer_out = $primary->basedir . '/resumer.out';
+my $resumer = IPC::Run::start(
+	[ $client, $primary->connstr('postgres') . ' replication=database', 'resumer', '0/0' ],
+	'>', $resumer_out, '2>>', $resumer_out);
+# a record of 100 kB that the slot decodes to nothing (another database)
+my $record_end = $primary->safe_psql('other',
+	"SELECT pg_logical_emit_message(true, 'big', repeat('x', 100000))");
+$primary->safe_psql('postgres',
+	"SELECT pg_replication_slot_advance('halfway', '$record_end'::pg_lsn - 50000)");
+ok( $primary->poll_query_until(
+		'postgres', qq{
+SELECT r.sent_lsn >= '$record_end' FROM pg_stat_replication r
+JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'resumer'}),
+	'the walsender of the second client read past the large record');
+$after = $primary->safe_psql('postgres', 'SELECT now()');
+ok( $primary->poll_query_until(
+		'postgres', qq{
+SELECT r.reply_time > '$after' FROM pg_stat_replication r
+JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'resumer'}),
+	'and the client answered a keepalive since');
+is( $primary->safe_psql(
+		'postgres', qq{
+SELECT confirmed_flush_lsn <= '$record_end'::pg_lsn - 100000
+FROM pg_replication_slots WHERE slot_name = 'resumer'}),
+	't', 'the client confirmed no position inside the record');
+$primary->safe_psql('postgres',
+	"SELECT pg_replication_slot_advance('halfway', pg_current_wal_flush_lsn())");
+ok( $primary->poll_query_until(
+		'postgres',
+		"SELECT confirmed_flush_lsn >= '$record_end' FROM pg_replication_slots WHERE slot_name = 'resumer'"),
+	'once the listed slots have the whole record, the client confirms past it');
+$resumer->kill_kill;
+$primary->safe_psql('other', "SELECT slot_failover.unmark('resumer')");
+$primary->poll_query_until('postgres',
+	"SELECT NOT active FROM pg_replication_slots WHERE slot_name = 'resumer'");
+$primary->safe_psql(
+	'postgres', q{
+SELECT pg_drop_replication_slot('resumer');
+SELECT pg_drop_replication_slot('halfway');
+ALTER SYSTEM SET slot_failover.standby_slot_names = 'standby_slot';
+SELECT pg_reload_conf();
+});
 
 ##########
 # The gate holds what a message contains, not only the position in its
@@ -189,7 +250,7 @@ ok( $primary->poll_query_until(
 SELECT r.sent_lsn >= '$end' FROM pg_stat_replication r
 JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'client'}),
 	'the walsender read past the WAL that decodes to nothing');
-my $after = $primary->safe_psql('postgres', 'SELECT now()');
+$after = $primary->safe_psql('postgres', 'SELECT now()');
 ok( $primary->poll_query_until(
 		'postgres', qq{
 SELECT r.reply_time > '$after' FROM pg_stat_replication r
