@@ -417,7 +417,9 @@ slot_failover_gate_status(PG_FUNCTION_ARGS)
 		bool		nulls[4] = {false, false, false, false};
 
 		values[0] = NameGetDatum(&gate->slot);
+		/* no standby: it waits for the row to record the slot's two_phase */
 		values[1] = NameGetDatum(&gate->standby);
+		nulls[1] = NameStr(gate->standby)[0] == '\0';
 		values[2] = TimestampTzGetDatum(gate->since);
 		values[3] = LSNGetDatum(gate->lsn);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

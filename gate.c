@@ -178,14 +178,26 @@ static void sf_gate_warn(int i, SfStandbyTrouble trouble, XLogRecPtr lsn);
 static void sf_gate_exit_if_shutdown(XLogRecPtr lsn);
 static void sf_gate_keepalive(void);
 static XLogRecPtr sf_gate_lower(XLogRecPtr lsn, XLogRecPtr flushed);
+static bool sf_gate_two_phase_recorded(ReplicationSlot *slot);
 static void sf_gate_publish(bool waiting, const char *standby,
 							XLogRecPtr lsn, TimestampTz since);
 
 
+/*
+ * What the gate knows of one replication slot: whether its walsender waits,
+ * and whether its row records two_phase as the slot has it now.
+ */
+typedef struct GateSlot
+{
+	SlotFailoverGateStatus wait;	/* written by the slot's walsender */
+	NameData	recorded_slot;	/* written by the worker: this slot's row */
+	XLogRecPtr	recorded_two_phase_at;	/* records two_phase from here on */
+} GateSlot;
+
 /* What the walsenders of marked slots wait for, in shared memory. */
 typedef struct GateShared
 {
-	LWLock	   *lock;			/* protects gates */
+	LWLock	   *lock;			/* protects slots */
 
 	/*
 	 * Set, without the lock, by the postmaster's handler of a fast or smart
@@ -210,7 +222,7 @@ typedef struct GateShared
 	 */
 	ConditionVariable standby_moved;
 
-	SlotFailoverGateStatus gates[FLEXIBLE_ARRAY_MEMBER];	/* by slot index */
+	GateSlot	slots[FLEXIBLE_ARRAY_MEMBER];	/* by slot index */
 } GateShared;
 
 #define SF_GATE_TRANCHE		"slot_failover gate"
@@ -251,6 +263,9 @@ static TimestampTz gate_lowered_at = 0;
 
 /* a physical walsender: its slot's restart_lsn when it last broadcast */
 static XLogRecPtr gate_broadcast_at = InvalidXLogRecPtr;
+
+/* MyReplicationSlot's two_phase_at, once the gate saw it recorded */
+static XLogRecPtr gate_two_phase_seen = InvalidXLogRecPtr;
 
 /* is MyReplicationSlot marked, and when did we look */
 static ReplicationSlot *gate_checked_slot = NULL;
@@ -449,6 +464,7 @@ sf_gate_putmessage(char msgtype, const char *s, size_t len)
 	{
 		gate_last_sent = InvalidXLogRecPtr;
 		gate_nends = 0;
+		gate_two_phase_seen = InvalidXLogRecPtr;
 		if (MyReplicationSlot != NULL && SlotIsLogical(MyReplicationSlot))
 		{
 			SpinLockAcquire(&MyReplicationSlot->mutex);
@@ -498,8 +514,15 @@ sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
 		 */
 		XLogRecPtr	target = GetFlushRecPtr(NULL);
 
-		/* cheapest first: most messages are below what the standbys have */
-		if (target > gate_passed_upto && sf_gate_slot_marked())
+		/*
+		 * Cheapest first: most messages are below what the standbys have,
+		 * and of a slot whose two_phase, if enabled, the gate saw recorded.
+		 * (The walsender enabled it itself, at START_REPLICATION.)
+		 */
+		if ((target > gate_passed_upto ||
+			 (MyReplicationSlot->data.two_phase &&
+			  MyReplicationSlot->data.two_phase_at != gate_two_phase_seen)) &&
+			sf_gate_slot_marked())
 			gate_passed_upto = sf_gate_wait(target);
 		gate_last_sent = Max(gate_last_sent, lsn);
 	}
@@ -659,7 +682,7 @@ sf_gate_wait(XLogRecPtr lsn)
 	TimestampTz last_keepalive = since;
 	const StandbySlots *seen_for = NULL;
 	SfStandbySeen *seen = NULL;
-	int			published = -1;
+	int			published = -2;
 	bool		shown = false;
 	XLogRecPtr	flushed = InvalidXLogRecPtr;
 
@@ -691,12 +714,15 @@ sf_gate_wait(XLogRecPtr lsn)
 				pfree(seen);
 			seen = palloc0(sizeof(SfStandbySeen) * standby_slots->n);
 			seen_for = standby_slots;
-			published = -1;
+			published = -2;
 		}
 
 		flushed = sf_gate_standbys_flushed(seen);
-		if (flushed >= lsn)
+		if (flushed >= lsn && sf_gate_two_phase_recorded(MyReplicationSlot))
+		{
+			gate_two_phase_seen = MyReplicationSlot->data.two_phase_at;
 			break;
+		}
 
 		for (int i = 0; i < standby_slots->n; i++)
 		{
@@ -713,7 +739,9 @@ sf_gate_wait(XLogRecPtr lsn)
 		}
 		if (blocking != published)
 		{
-			sf_gate_publish(true, NameStr(standby_slots->names[blocking]),
+			/* none: the row is to record two_phase first */
+			sf_gate_publish(true,
+							blocking >= 0 ? NameStr(standby_slots->names[blocking]) : "",
 							lsn, since);
 			published = blocking;
 			shown = true;
@@ -872,7 +900,7 @@ sf_gate_publish(bool waiting, const char *standby, XLogRecPtr lsn,
 
 	if (gate_shared == NULL)
 		return;
-	gate = &gate_shared->gates[ReplicationSlotIndex(MyReplicationSlot)];
+	gate = &gate_shared->slots[ReplicationSlotIndex(MyReplicationSlot)].wait;
 
 	LWLockAcquire(gate_shared->lock, LW_EXCLUSIVE);
 	gate->pid = MyProcPid;
@@ -886,16 +914,85 @@ sf_gate_publish(bool waiting, const char *standby, XLogRecPtr lsn,
 }
 
 /*
+ * Does the row of the slot record two_phase as the slot has it now?  A
+ * slot's two_phase is enabled after marking (a subscription with two_phase
+ * = on enables it at the START_REPLICATION that follows its initial sync),
+ * and a copy that lacks it would, after failover, send a transaction
+ * PREPAREd before again as a whole at its COMMIT PREPARED: the client
+ * must get nothing prepared until the row records it.  The worker says
+ * what rows record (sf_gate_set_two_phase_recorded).
+ */
+static bool
+sf_gate_two_phase_recorded(ReplicationSlot *slot)
+{
+	GateSlot   *gate = &gate_shared->slots[ReplicationSlotIndex(slot)];
+	XLogRecPtr	two_phase_at;
+	bool		recorded;
+
+	SpinLockAcquire(&slot->mutex);
+	two_phase_at = slot->data.two_phase ? slot->data.two_phase_at :
+		InvalidXLogRecPtr;
+	SpinLockRelease(&slot->mutex);
+	if (two_phase_at == InvalidXLogRecPtr)
+		return true;
+
+	LWLockAcquire(gate_shared->lock, LW_SHARED);
+	recorded = gate->recorded_two_phase_at == two_phase_at &&
+		namestrcmp(&gate->recorded_slot, NameStr(slot->data.name)) == 0;
+	LWLockRelease(gate_shared->lock);
+	return recorded;
+}
+
+/*
+ * From the worker on a primary, once the table says it: the rows of these
+ * n slots record two_phase from these positions on.  Replaces what was
+ * known before, so that a slot's two_phase is known recorded only while
+ * its row says so.
+ */
+void
+sf_gate_set_two_phase_recorded(const NameData *names,
+							   const XLogRecPtr *two_phase_at, int n)
+{
+	int		   *index = palloc(sizeof(int) * Max(n, 1));
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int k = 0; k < n; k++)
+	{
+		ReplicationSlot *slot = SearchNamedReplicationSlot(NameStr(names[k]),
+														   false);
+
+		index[k] = slot != NULL ? ReplicationSlotIndex(slot) : -1;
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	LWLockAcquire(gate_shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < max_replication_slots; i++)
+		gate_shared->slots[i].recorded_two_phase_at = InvalidXLogRecPtr;
+	for (int k = 0; k < n; k++)
+	{
+		if (index[k] < 0)
+			continue;
+		gate_shared->slots[index[k]].recorded_slot = names[k];
+		gate_shared->slots[index[k]].recorded_two_phase_at = two_phase_at[k];
+	}
+	LWLockRelease(gate_shared->lock);
+	pfree(index);
+}
+
+/*
  * The position up to which a consumer of the slot may read without running
  * ahead of the listed standbys, for slot_failover.gate_position(): the
- * minimum of their flush positions, or InvalidXLogRecPtr (*gated false)
- * if the slot is not a marked logical slot or no standby is listed.
+ * minimum of their flush positions (InvalidXLogRecPtr while one is
+ * unusable, or while the slot's row does not record its two_phase yet),
+ * or InvalidXLogRecPtr with *gated false if the slot is not a marked
+ * logical slot or no standby is listed.
  */
 XLogRecPtr
 sf_gate_position(const char *slot_name, bool *gated)
 {
 	ReplicationSlot *slot;
 	bool		logical;
+	bool		two_phase_recorded;
 
 	*gated = false;
 	if (standby_slots == NULL || standby_slots->n == 0)
@@ -904,12 +1001,15 @@ sf_gate_position(const char *slot_name, bool *gated)
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	slot = SearchNamedReplicationSlot(slot_name, false);
 	logical = slot != NULL && SlotIsLogical(slot);
+	two_phase_recorded = !logical || sf_gate_two_phase_recorded(slot);
 	LWLockRelease(ReplicationSlotControlLock);
 
 	/* the name is a slot's, and so fit for the marker's path */
 	if (!logical || !sf_marker_exists(slot_name))
 		return InvalidXLogRecPtr;
 	*gated = true;
+	if (!two_phase_recorded)
+		return InvalidXLogRecPtr;
 	return sf_gate_standbys_flushed(NULL);
 }
 
@@ -919,8 +1019,8 @@ sf_gate_position(const char *slot_name, bool *gated)
 static Size
 sf_gate_shmem_size(void)
 {
-	return add_size(offsetof(GateShared, gates),
-					mul_size(sizeof(SlotFailoverGateStatus),
+	return add_size(offsetof(GateShared, slots),
+					mul_size(sizeof(GateSlot),
 							 max_replication_slots));
 }
 
@@ -967,7 +1067,7 @@ sf_gate_read_waits(SlotFailoverGateStatus **waits)
 	*waits = palloc(sizeof(SlotFailoverGateStatus) * max_replication_slots);
 	LWLockAcquire(gate_shared->lock, LW_SHARED);
 	for (int i = 0; i < max_replication_slots; i++)
-		(*waits)[i] = gate_shared->gates[i];
+		(*waits)[i] = gate_shared->slots[i].wait;
 	LWLockRelease(gate_shared->lock);
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);

@@ -105,6 +105,7 @@ static void sf_next_row(SlotRow *next, bool *snapshot_moved,
 						const MarkedSlot *row, const SlotState *s);
 static void sf_lock_rows(MarkedSlot **rows, int nrows);
 static void sf_publish_locked_out(void);
+static void sf_publish_two_phase(void);
 
 /* the worker's copy of the table; NULL until loaded */
 static HTAB *marks = NULL;
@@ -232,6 +233,7 @@ sf_load_marks(uint64 generation)
 	marks_generation = generation;
 	settled_since_start = true;
 	sf_publish_locked_out();
+	sf_publish_two_phase();
 
 	/* everything before now counts as somebody else's work */
 	seen_completions = sf_xact_completion_count();
@@ -498,6 +500,7 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 	for (int i = 0; i < ngone; i++)
 		hash_search(marks, NameStr(gone[i].name), HASH_REMOVE, NULL);
 	sf_publish_locked_out();
+	sf_publish_two_phase();
 	sf_observe_own_write(completions_before, had_xid);
 
 	return written;
@@ -597,4 +600,35 @@ sf_publish_locked_out(void)
 	}
 	sf_status_publish(entries, n);
 	pfree(entries);
+}
+
+/*
+ * Tell the gate which rows record two_phase, and from where: a gated
+ * walsender sends nothing of a slot whose two_phase its row does not
+ * record yet (gate.c).  Only rows that hold, with their marker.
+ */
+static void
+sf_publish_two_phase(void)
+{
+	long		nmarks = marks != NULL ? hash_get_num_entries(marks) : 0;
+	NameData   *names = palloc(sizeof(NameData) * Max(nmarks, 1));
+	XLogRecPtr *two_phase_at = palloc(sizeof(XLogRecPtr) * Max(nmarks, 1));
+	int			n = 0;
+	HASH_SEQ_STATUS seq;
+	MarkedSlot *row;
+
+	if (marks != NULL)
+	{
+		hash_seq_init(&seq, marks);
+		while ((row = hash_seq_search(&seq)) != NULL)
+		{
+			if (!row->written.two_phase || !row->marker_matches)
+				continue;
+			names[n] = row->written.name;
+			two_phase_at[n++] = row->written.two_phase_at;
+		}
+	}
+	sf_gate_set_two_phase_recorded(names, two_phase_at, n);
+	pfree(names);
+	pfree(two_phase_at);
 }

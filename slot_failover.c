@@ -12,8 +12,9 @@
  * the failover standbys (gate.c).
  *
  * Files call downwards only, in this order: slot_failover.c, functions.c
- * (the SQL functions), worker.c, then primary.c, slotsync.c and gate.c,
- * then table.c, slots.c, marker.c, snapshot.c and status.c, then files.c.
+ * (the SQL functions), worker.c, then primary.c and slotsync.c, then
+ * gate.c (told by the primary which rows record two_phase), then table.c,
+ * slots.c, marker.c, snapshot.c and status.c, then files.c.
  * t/000_layers.pl checks it.  Each file that shares memory owns it: this
  * file only asks each owner for its size and lets it initialize.
  *

@@ -13,7 +13,8 @@ my @layers = (
 	[qw(slot_failover)],
 	[qw(functions)],
 	[qw(worker)],
-	[qw(primary slotsync gate)],
+	[qw(primary slotsync)],
+	[qw(gate)],
 	[qw(table slots marker snapshot status)],
 	[qw(files)]);
 

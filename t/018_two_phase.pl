@@ -7,7 +7,11 @@
 # on the promoted standby, reaches the subscriber exactly once with no
 # apply error: decoding the COMMIT PREPARED from the copy must know that the
 # slot decodes two-phase (the subscription does not ask again) and, from
-# two_phase_at, that the subscriber already had the PREPARE.
+# two_phase_at, that the subscriber already had the PREPARE.  Until the
+# row records two_phase, the gate sends the subscriber nothing: a PREPARE
+# it received then would, after a failover, come again as a whole
+# transaction at its COMMIT PREPARED.  The primary's worker records only
+# when sync() asks here (its naptime is an hour), so that this wait shows.
 use strict;
 use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
@@ -22,7 +26,10 @@ $subscriber->init;
 $subscriber->append_conf('postgresql.conf', 'max_prepared_transactions = 10');
 $subscriber->start;
 
-my $primary = new_primary('primary', conf => 'max_prepared_transactions = 10');
+my $primary = new_primary(
+	'primary',
+	naptime => '1h',
+	conf => 'max_prepared_transactions = 10');
 $primary->safe_psql(
 	'postgres', q{
 CREATE EXTENSION slot_failover;
@@ -33,7 +40,10 @@ SELECT pg_create_logical_replication_slot('sub', 'pgoutput');
 SELECT slot_failover.mark('sub');
 });
 $primary->backup('backup');
-my $standby = new_standby($primary, 'backup', 'standby', slot => 'standby_slot');
+my $standby = new_standby(
+	$primary, 'backup', 'standby',
+	slot => 'standby_slot',
+	conf => 'slot_failover.naptime = 50ms');
 
 # Only the primary gates on its standby (see t/009).
 $primary->safe_psql('postgres',
@@ -45,13 +55,22 @@ $subscriber->safe_psql('postgres',
 	  . " PUBLICATION pub WITH (create_slot = false, slot_name = 'sub', two_phase = on)");
 
 ##########
-# The apply worker enables two_phase on the marked slot; the table records
-# it, and the standby's copy is ready with it.
+# The apply worker enables two_phase on the marked slot; its walsender
+# sends nothing until the table records it, then the standby's copy is
+# ready with it.
 ##########
 $primary->poll_query_until('postgres',
 	"SELECT two_phase FROM pg_replication_slots WHERE slot_name = 'sub'")
   or die 'the subscription did not enable two_phase';
 $primary->safe_psql('postgres', 'INSERT INTO public.t SELECT generate_series(1, 100); CHECKPOINT');
+ok( $primary->poll_query_until(
+		'postgres', q{
+SELECT gate_waiting AND gate_waiting_for IS NULL
+FROM slot_failover.status WHERE slot_name = 'sub'}),
+	'the walsender waits for the row to record two_phase');
+is($subscriber->safe_psql('postgres', 'SELECT count(*) FROM public.t'),
+	'0', 'meanwhile the subscriber got nothing');
+$primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
 $subscriber->poll_query_until('postgres', 'SELECT count(*) = 100 FROM public.t')
   or die 'the subscription did not start';
 $primary->safe_psql('postgres', 'CHECKPOINT');
