@@ -59,11 +59,15 @@
  * walsender waiting here would hold a fast or smart shutdown for ever.  So
  * the postmaster's handlers of SIGINT and SIGTERM are wrapped (in _PG_init,
  * during shared_preload_libraries; PostmasterMain installed them just
- * before) to record the request (shutdown_requested).  That alone stops
- * nothing: a smart shutdown lets client sessions work until they end, and
- * gated walsenders stream for them meanwhile.  When the postmaster then
- * stops the backends, it sends SIGTERM to the launcher and the worker,
- * whose handlers call sf_gate_backends_stopping(), which sets stopping.
+ * before).  A fast shutdown stops the backends at once: its handler sets
+ * stopping.  A smart one lets client sessions work until they end, and
+ * gated walsenders stream for them meanwhile: its handler only records
+ * the request (shutdown_requested).  When the postmaster then stops the
+ * backends, it sends SIGTERM to the launcher and the worker, whose
+ * handlers call sf_gate_backends_stopping(), which sets stopping.  (If
+ * neither runs then, say the launcher waits to be restarted after a
+ * crash and has no worker, a gated walsender that waits holds the smart
+ * shutdown until its standbys catch up or a fast shutdown is asked for.)
  * From then on, a gated walsender that would have to hold a message, or
  * lower a keepalive, gives the standbys a second to catch up and then
  * exits (FATAL): what it has not sent, its client gets again from the
@@ -208,10 +212,10 @@ typedef struct GateShared
 	volatile sig_atomic_t shutdown_requested;
 
 	/*
-	 * Set, without the lock, by the launcher's and the worker's SIGTERM
-	 * handlers once a shutdown has been requested: the postmaster stops the
-	 * backends now (at once for a fast shutdown, once the last client has
-	 * gone for a smart one).  Gated walsenders read it and exit.
+	 * Set, without the lock, by the postmaster's handler of a fast shutdown,
+	 * and by the launcher's and the worker's SIGTERM handlers once a smart
+	 * shutdown has been requested: the postmaster stops the backends now.
+	 * Gated walsenders read it and exit.
 	 */
 	volatile sig_atomic_t stopping;
 
@@ -326,14 +330,19 @@ sf_gate_init(void)
 /*
  * The postmaster's handler of a fast (SIGINT) or smart (SIGTERM) shutdown
  * request: record that a shutdown was requested, for
- * sf_gate_backends_stopping(), then let the postmaster's own handler do
- * the rest.
+ * sf_gate_backends_stopping(), and for a fast one, which stops the
+ * backends at once, that they are stopping; then let the postmaster's own
+ * handler do the rest.
  */
 static void
 sf_gate_shutdown_handler(SIGNAL_ARGS)
 {
 	if (gate_shared != NULL)
+	{
 		gate_shared->shutdown_requested = true;
+		if (postgres_signal_arg == SIGINT)
+			gate_shared->stopping = true;
+	}
 	if (postgres_signal_arg == SIGINT)
 		prev_sigint.sa_handler(postgres_signal_arg);
 	else
