@@ -125,9 +125,24 @@ my $standby = new_standby($primary, 'backup', 'standby', slot => 'standby_slot')
 $primary->safe_psql('postgres',
 	"ALTER SYSTEM SET slot_failover.standby_slot_names = 'standby_slot'; SELECT pg_reload_conf()");
 
+# Wait until the walsender of $slot has read up to $lsn (past $what), and
+# its client has answered a keepalive sent since.
+sub read_past_and_answered
+{
+	my ($slot, $lsn, $what) = @_;
+	my $walsender = qq{FROM pg_stat_replication r
+JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = '$slot'};
+
+	ok($primary->poll_query_until('postgres', "SELECT r.sent_lsn >= '$lsn' $walsender"),
+		"the walsender of $slot read past $what");
+	my $after = $primary->safe_psql('postgres', 'SELECT now()');
+	ok($primary->poll_query_until('postgres', "SELECT r.reply_time > '$after' $walsender"),
+		'and its client answered a keepalive since');
+	return;
+}
+
 # its output goes to a file: a pipe nobody reads would stop it
 my $client_out = $primary->basedir . '/client.out';
-my $after;
 my $h = IPC::Run::start(
 	[ $client, $primary->connstr('postgres') . ' replication=database', 'client', '0/0' ],
 	'>', $client_out, '2>>', $client_out);
@@ -167,17 +182,7 @@ my $record_end = $primary->safe_psql('other',
 	"SELECT pg_logical_emit_message(true, 'big', repeat('x', 100000))");
 $primary->safe_psql('postgres',
 	"SELECT pg_replication_slot_advance('halfway', '$record_end'::pg_lsn - 50000)");
-ok( $primary->poll_query_until(
-		'postgres', qq{
-SELECT r.sent_lsn >= '$record_end' FROM pg_stat_replication r
-JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'resumer'}),
-	'the walsender of the second client read past the large record');
-$after = $primary->safe_psql('postgres', 'SELECT now()');
-ok( $primary->poll_query_until(
-		'postgres', qq{
-SELECT r.reply_time > '$after' FROM pg_stat_replication r
-JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'resumer'}),
-	'and the client answered a keepalive since');
+read_past_and_answered('resumer', $record_end, 'the large record');
 is( $primary->safe_psql(
 		'postgres', qq{
 SELECT confirmed_flush_lsn <= '$record_end'::pg_lsn - 100000
@@ -244,18 +249,8 @@ my $standby_flushed = $primary->safe_psql('postgres',
 $primary->safe_psql('postgres', 'VACUUM (FREEZE) public.big');
 $primary->safe_psql('other', 'INSERT INTO t SELECT generate_series(1, 1000)');
 $primary->safe_psql('postgres', 'CHECKPOINT');
-my $end = $primary->lsn('insert');
-ok( $primary->poll_query_until(
-		'postgres', qq{
-SELECT r.sent_lsn >= '$end' FROM pg_stat_replication r
-JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'client'}),
-	'the walsender read past the WAL that decodes to nothing');
-$after = $primary->safe_psql('postgres', 'SELECT now()');
-ok( $primary->poll_query_until(
-		'postgres', qq{
-SELECT r.reply_time > '$after' FROM pg_stat_replication r
-JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = 'client'}),
-	'and the client answered a keepalive since');
+read_past_and_answered('client', $primary->lsn('insert'),
+	'the WAL that decodes to nothing');
 my $confirmed = $primary->safe_psql('postgres',
 	"SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'client'");
 ok( $primary->safe_psql('postgres', "SELECT '$confirmed'::pg_lsn <= '$standby_flushed'"
