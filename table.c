@@ -75,6 +75,8 @@ enum
 
 static Oid	sf_rel_owner(Oid relid);
 static void sf_spi_check(int ret, int expected);
+static int64 sf_table_identity_query(const char *sql, Name slot_name,
+									 int expected);
 static XLogRecPtr sf_spi_lsn(HeapTuple tuple, TupleDesc desc, int col);
 static TransactionId sf_spi_xid(HeapTuple tuple, TupleDesc desc, int col);
 static Datum sf_array(Datum *values, bool *nulls, int n, Oid elmtype);
@@ -192,6 +194,27 @@ sf_table_end_as_owner(Oid save_userid, int save_sec)
 }
 
 /*
+ * Run a statement on the row of slot_name ($1) that returns its identity
+ * (slot_identity, first column) and check its result; returns the
+ * identity, or 0 if there is no such row.
+ */
+static int64
+sf_table_identity_query(const char *sql, Name slot_name, int expected)
+{
+	Oid			types[1] = {NAMEOID};
+	Datum		values[1];
+	bool		isnull;
+
+	values[0] = NameGetDatum(slot_name);
+	sf_spi_check(SPI_execute_with_args(sql, 1, types, values, NULL, false, 0),
+				 expected);
+	if (SPI_processed == 0)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/*
  * The identity of the slot's row, or 0 if it has none.  The row is locked,
  * so that an unmark() still open elsewhere cannot take it away after we
  * find the slot already marked: we wait for it, and then see its outcome.
@@ -199,20 +222,10 @@ sf_table_end_as_owner(Oid save_userid, int save_sec)
 int64
 sf_table_row_identity(Name slot_name)
 {
-	Oid			types[1] = {NAMEOID};
-	Datum		values[1];
-	bool		isnull;
-
-	values[0] = NameGetDatum(slot_name);
-	sf_spi_check(SPI_execute_with_args("SELECT slot_identity FROM slot_failover.slots"
-									   " WHERE slot_name OPERATOR(pg_catalog.=) $1"
-									   " FOR NO KEY UPDATE",
-									   1, types, values, NULL, false, 1),
-				 SPI_OK_SELECT);
-	if (SPI_processed == 0)
-		return 0;
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
+	return sf_table_identity_query("SELECT slot_identity FROM slot_failover.slots"
+								   " WHERE slot_name OPERATOR(pg_catalog.=) $1"
+								   " FOR NO KEY UPDATE",
+								   slot_name, SPI_OK_SELECT);
 }
 
 /*
@@ -308,20 +321,10 @@ sf_table_insert_row(Name slot_name, int64 identity, const SlotState *state,
 int64
 sf_table_delete_row(Name slot_name)
 {
-	Oid			types[1] = {NAMEOID};
-	Datum		values[1];
-	bool		isnull;
-
-	values[0] = NameGetDatum(slot_name);
-	sf_spi_check(SPI_execute_with_args("DELETE FROM slot_failover.slots"
-									   " WHERE slot_name OPERATOR(pg_catalog.=) $1"
-									   " RETURNING slot_identity",
-									   1, types, values, NULL, false, 0),
-				 SPI_OK_DELETE_RETURNING);
-	if (SPI_processed == 0)
-		return 0;
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
+	return sf_table_identity_query("DELETE FROM slot_failover.slots"
+								   " WHERE slot_name OPERATOR(pg_catalog.=) $1"
+								   " RETURNING slot_identity",
+								   slot_name, SPI_OK_DELETE_RETURNING);
 }
 
 /*
