@@ -38,18 +38,25 @@
  *	  the slot's confirmed_flush when the stream began, at
  *	  START_REPLICATION's CopyBothResponse, which goes through putmessage,
  *	  then every position sent), so that it never goes backwards.  A
- *	  lowered keepalive that tells nothing new goes out once a second.
+ *	  lowered keepalive that tells nothing new goes out at most every
+ *	  100 ms (sf_gate_keepalive_out).
+ *	- A slot whose two_phase was enabled after marking sends nothing until
+ *	  the standbys have its row recording it (sf_gate_row_ready).
  *
  * While a message waits, the walsender sends a keepalive every second, so
  * that the client does not time out (pg_failover_slots #46), and reads no
  * replies: they wait in the socket.  PostgreSQL 15 wakes nobody when a
  * physical slot moves, so the physical walsenders do it for us: each
  * broadcasts standby_moved when its standby's confirmation has moved its
- * slot (sf_gate_flush_if_writable, called on every turn of WalSndLoop
- * after the replies are read), as PostgreSQL 17's walsenders broadcast
- * wal_confirm_rcv_cv; a waiting walsender sleeps on it, and looks anyway
- * every 100 ms for slots moved otherwise.  It handles interrupts and reloads (and, since it consumes ConfigReloadPending,
- * does what walsender.c does after one: SyncRepInitConfig).  A lagging
+ * listed slot (sf_gate_flush_if_writable, called on every turn of
+ * WalSndLoop after the replies are read), as PostgreSQL 17's walsenders
+ * broadcast wal_confirm_rcv_cv, and sets the latch of every walsender
+ * that lowered a keepalive; a waiting walsender sleeps on it, and looks
+ * anyway every 100 ms for slots moved otherwise (an advance by SQL, a
+ * reply read just before its walsender stopped).  It handles interrupts
+ * and reloads (and, since it consumes ConfigReloadPending, does what
+ * walsender.c does after one: SyncRepInitConfig).  It leaves the wait if
+ * the slot is unmarked.  A lagging
  * standby never makes it exit: wal_sender_timeout is about the client.
  * The loop allocates nothing but on a reload and for a WARNING, so that a
  * wait of any length keeps the walsender's memory flat.
@@ -79,10 +86,13 @@
  * SQL functions of the 1.1 script use.
  *
  * Locking: the listed slots are read under ReplicationSlotControlLock
- * (shared) and each slot's spinlock.  Each waiting walsender shows what it
- * waits for in shared memory that this file owns (gate_shared: one entry
- * per replication slot index, under its LWLock), for the status view
- * (sf_gate_read_waits).
+ * (shared) and each slot's spinlock.  This file owns shared memory with
+ * one entry per replication slot index (gate_shared->slots): its LWLock
+ * protects what each waiting walsender shows it waits for, for the status
+ * view (sf_gate_read_waits), and what the primary's worker says of each
+ * slot's row (sf_gate_set_rows).  It may be taken while
+ * ReplicationSlotControlLock is held, never the other way round.
+ * lowered_procno is written and read without a lock.
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -108,6 +118,7 @@
 #include "replication/walsender.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -121,6 +132,9 @@
 
 /* how often a waiting walsender sends a keepalive */
 #define SF_GATE_KEEPALIVE_MS	1000
+
+/* how often a lowered keepalive that tells nothing new may go out */
+#define SF_GATE_LOWERED_MS		100
 
 /*
  * How long it sleeps between two looks at the standbys' slots when no
@@ -178,24 +192,42 @@ static void sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len);
 static bool sf_gate_slot_marked(void);
 static XLogRecPtr sf_gate_standbys_flushed(SfStandbySeen *seen);
 static XLogRecPtr sf_gate_wait(XLogRecPtr lsn);
+static int	sf_gate_blocking(SfStandbySeen *seen, XLogRecPtr lsn);
 static void sf_gate_warn(int i, SfStandbyTrouble trouble, XLogRecPtr lsn);
-static void sf_gate_exit_if_shutdown(XLogRecPtr lsn);
+static void sf_gate_exit_if_shutdown(XLogRecPtr lsn, bool row_ready);
+static void sf_gate_keepalive_out(const char *s, XLogRecPtr lsn);
+static bool sf_gate_standby_listed(const char *name);
+static void sf_gate_wake(void);
 static void sf_gate_keepalive(void);
 static XLogRecPtr sf_gate_lower(XLogRecPtr lsn, XLogRecPtr flushed);
-static bool sf_gate_two_phase_recorded(ReplicationSlot *slot);
+static bool sf_gate_row_ready(ReplicationSlot *slot, XLogRecPtr *upto);
 static void sf_gate_publish(bool waiting, const char *standby,
 							XLogRecPtr lsn, TimestampTz since);
 
 
 /*
  * What the gate knows of one replication slot: whether its walsender waits,
- * and whether its row records two_phase as the slot has it now.
+ * what its row says of two_phase, and whether its walsender wants to hear
+ * when the standbys move.
  */
 typedef struct GateSlot
 {
-	SlotFailoverGateStatus wait;	/* written by the slot's walsender */
-	NameData	recorded_slot;	/* written by the worker: this slot's row */
-	XLogRecPtr	recorded_two_phase_at;	/* records two_phase from here on */
+	/* written by the slot's walsender, under the lock */
+	SlotFailoverGateStatus wait;
+
+	/* written by the worker on a primary, under the lock */
+	NameData	row_slot;		/* the slot that has a row, or "" */
+	XLogRecPtr	row_two_phase_at;	/* two_phase_at the row records, or
+									 * InvalidXLogRecPtr for no two_phase */
+	XLogRecPtr	row_written_upto;	/* the row says so in WAL before this */
+
+	/*
+	 * Written by the slot's walsender without the lock, read by physical
+	 * walsenders: the pgprocno of a walsender that lowered a keepalive and
+	 * would tell its client more once the standbys move, or -1.  A stale
+	 * value costs a spurious wake-up.
+	 */
+	int			lowered_procno;
 } GateSlot;
 
 /* What the walsenders of marked slots wait for, in shared memory. */
@@ -262,13 +294,14 @@ static XLogRecPtr gate_last_sent = InvalidXLogRecPtr;
 static XLogRecPtr gate_ends[SF_GATE_ENDS];
 static int	gate_nends = 0;
 
-/* when this stream last sent a lowered keepalive */
+/* when this stream last sent a lowered keepalive, and is one outstanding */
 static TimestampTz gate_lowered_at = 0;
+static bool gate_lowered = false;
 
 /* a physical walsender: its slot's restart_lsn when it last broadcast */
 static XLogRecPtr gate_broadcast_at = InvalidXLogRecPtr;
 
-/* MyReplicationSlot's two_phase_at, once the gate saw it recorded */
+/* MyReplicationSlot's two_phase_at, once the standbys had its row */
 static XLogRecPtr gate_two_phase_seen = InvalidXLogRecPtr;
 
 /* is MyReplicationSlot marked, and when did we look */
@@ -285,7 +318,8 @@ sf_gate_init(void)
 {
 	DefineCustomStringVariable("slot_failover.standby_slot_names",
 							   "Physical slots of the standbys that logical clients of marked slots must not outrun.",
-							   "A logical walsender streaming a marked slot sends nothing until every listed slot has flushed the WAL it describes. Empty turns this off.",
+							   "A logical walsender streaming a marked slot sends nothing until every listed slot "
+							   "has flushed the WAL it describes. Empty turns this off.",
 							   &sf_standby_slot_names,
 							   "",
 							   PGC_SIGHUP,
@@ -437,9 +471,10 @@ sf_gate_attach(Port *port, int status)
 /*
  * The walsender's flush_if_writable, which WalSndLoop calls on every turn,
  * right after it has read the client's replies.  In a physical walsender
- * whose standby has just confirmed a new flush position (walsender.c's
- * PhysicalConfirmReceivedLocation moved its slot's restart_lsn), wake the
- * gated walsenders, which PostgreSQL 15 itself never does.
+ * of a listed slot whose standby has just confirmed a new flush position
+ * (walsender.c's PhysicalConfirmReceivedLocation moved the slot's
+ * restart_lsn), wake the gated walsenders, which PostgreSQL 15 itself
+ * never does.
  */
 static int
 sf_gate_flush_if_writable(void)
@@ -452,13 +487,44 @@ sf_gate_flush_if_writable(void)
 		SpinLockAcquire(&MyReplicationSlot->mutex);
 		restart_lsn = MyReplicationSlot->data.restart_lsn;
 		SpinLockRelease(&MyReplicationSlot->mutex);
-		if (restart_lsn > gate_broadcast_at)
-		{
-			gate_broadcast_at = restart_lsn;
-			ConditionVariableBroadcast(&gate_shared->standby_moved);
-		}
+		if (restart_lsn > gate_broadcast_at &&
+			sf_gate_standby_listed(NameStr(MyReplicationSlot->data.name)))
+			sf_gate_wake();
+		gate_broadcast_at = Max(gate_broadcast_at, restart_lsn);
 	}
 	return sf_prev_comm_methods->flush_if_writable();
+}
+
+/*
+ * Is the slot named in slot_failover.standby_slot_names?
+ */
+static bool
+sf_gate_standby_listed(const char *name)
+{
+	for (int i = 0; i < standby_slots->n; i++)
+		if (strcmp(NameStr(standby_slots->names[i]), name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A listed standby has moved: wake the walsenders that wait for it
+ * (sf_gate_wait sleeps on standby_moved), and those idle after lowering a
+ * keepalive, so that their next keepalive tells their clients more; as
+ * PostgreSQL 17's walsenders, woken by wal_confirm_rcv_cv, send one before
+ * they sleep again (WalSndWaitForWal).
+ */
+static void
+sf_gate_wake(void)
+{
+	ConditionVariableBroadcast(&gate_shared->standby_moved);
+	for (int i = 0; i < max_replication_slots; i++)
+	{
+		int			procno = gate_shared->slots[i].lowered_procno;
+
+		if (procno >= 0)
+			SetLatch(&GetPGProcByNumber(procno)->procLatch);
+	}
 }
 
 /*
@@ -474,6 +540,8 @@ sf_gate_putmessage(char msgtype, const char *s, size_t len)
 		gate_last_sent = InvalidXLogRecPtr;
 		gate_nends = 0;
 		gate_two_phase_seen = InvalidXLogRecPtr;
+		gate_lowered_at = 0;
+		gate_lowered = false;
 		if (MyReplicationSlot != NULL && SlotIsLogical(MyReplicationSlot))
 		{
 			SpinLockAcquire(&MyReplicationSlot->mutex);
@@ -538,40 +606,69 @@ sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
 	else if (len == SF_KEEPALIVE_LEN && lsn > gate_passed_upto &&
 			 sf_gate_slot_marked())
 	{
-		XLogRecPtr	flushed = sf_gate_standbys_flushed(NULL);
-
-		if (flushed != InvalidXLogRecPtr)
-			gate_passed_upto = flushed;
-		if (lsn > flushed)
+		sf_gate_keepalive_out(s, lsn);
+		return;
+	}
+	else if (len == SF_KEEPALIVE_LEN)
+	{
+		/* it tells what the standbys have: nothing is left to tell later */
+		gate_last_sent = Max(gate_last_sent, lsn);
+		if (gate_lowered)
 		{
-			XLogRecPtr	told_before = gate_last_sent;
-			TimestampTz now = GetCurrentTimestamp();
-			char		keepalive[SF_KEEPALIVE_LEN];
-			uint64		told;
-
-			sf_gate_exit_if_shutdown(lsn);
-			gate_last_sent = Max(gate_last_sent, sf_gate_lower(lsn, flushed));
-
-			/*
-			 * A client that answers every keepalive would otherwise play
-			 * ping-pong with the walsender, which sends one whenever the
-			 * client has not confirmed all it read: a lowered keepalive that
-			 * tells nothing new and asks for no reply goes out once a second.
-			 */
-			if (gate_last_sent == told_before && s[17] == 0 &&
-				!TimestampDifferenceExceeds(gate_lowered_at, now,
-											SF_GATE_KEEPALIVE_MS))
-				return;
-			gate_lowered_at = now;
-			told = pg_hton64(Min(lsn, gate_last_sent));
-			memcpy(keepalive, s, SF_KEEPALIVE_LEN);
-			memcpy(keepalive + 1, &told, sizeof(told));
-			sf_prev_comm_methods->putmessage_noblock(msgtype, keepalive,
-													 SF_KEEPALIVE_LEN);
-			return;
+			gate_shared->slots[ReplicationSlotIndex(MyReplicationSlot)].lowered_procno = -1;
+			gate_lowered = false;
 		}
 	}
 	sf_prev_comm_methods->putmessage_noblock(msgtype, s, len);
+}
+
+/*
+ * Send a keepalive of a marked slot, whose position lsn may be beyond what
+ * the standbys have flushed: then lower it (sf_gate_lower), and ask to be
+ * woken when they move (sf_gate_wake), since the walsender sends its next
+ * keepalive only when something wakes it.  A client that answers every
+ * keepalive would otherwise play ping-pong with the walsender, which sends
+ * one whenever the client has not confirmed all it read: a lowered
+ * keepalive that tells nothing new and asks for no reply goes out at most
+ * every SF_GATE_LOWERED_MS.  (The walsender answers a client's request for
+ * a reply with such a keepalive; one that comes within that time of the
+ * last gets none, and the client's next request is answered.)
+ */
+static void
+sf_gate_keepalive_out(const char *s, XLogRecPtr lsn)
+{
+	XLogRecPtr	flushed = sf_gate_standbys_flushed(NULL);
+	GateSlot   *gate = &gate_shared->slots[ReplicationSlotIndex(MyReplicationSlot)];
+	XLogRecPtr	told_before = gate_last_sent;
+	TimestampTz now;
+	char		keepalive[SF_KEEPALIVE_LEN];
+	uint64		told;
+
+	if (flushed != InvalidXLogRecPtr)
+		gate_passed_upto = flushed;
+	if (lsn <= flushed)
+	{
+		gate_last_sent = Max(gate_last_sent, lsn);
+		gate->lowered_procno = -1;
+		gate_lowered = false;
+		sf_prev_comm_methods->putmessage_noblock('d', s, SF_KEEPALIVE_LEN);
+		return;
+	}
+
+	sf_gate_exit_if_shutdown(lsn, true);
+	gate_last_sent = Max(gate_last_sent, sf_gate_lower(lsn, flushed));
+	gate->lowered_procno = MyProc->pgprocno;
+	gate_lowered = true;
+
+	now = GetCurrentTimestamp();
+	if (gate_last_sent == told_before && s[17] == 0 &&
+		!TimestampDifferenceExceeds(gate_lowered_at, now, SF_GATE_LOWERED_MS))
+		return;
+	gate_lowered_at = now;
+	told = pg_hton64(Min(lsn, gate_last_sent));
+	memcpy(keepalive, s, SF_KEEPALIVE_LEN);
+	memcpy(keepalive + 1, &told, sizeof(told));
+	sf_prev_comm_methods->putmessage_noblock('d', keepalive, SF_KEEPALIVE_LEN);
 }
 
 /*
@@ -582,8 +679,10 @@ sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
  * position inside a commit record and resumes from it never gets that
  * transaction (decoding skips commits that start before the resume
  * position), on this primary or on a promoted standby.  Keepalives carry
- * record ends only, so earlier ones are safe to tell.  Returns
- * InvalidXLogRecPtr if none is.
+ * record ends only (the walsender's sentPtr, or the end of a commit it
+ * skipped), so earlier ones are safe to tell.  Returns InvalidXLogRecPtr
+ * if none is.  The ring of earlier positions (gate_ends) keeps every
+ * other one when full, so that those kept stay spread out.
  */
 static XLogRecPtr
 sf_gate_lower(XLogRecPtr lsn, XLogRecPtr flushed)
@@ -602,8 +701,14 @@ sf_gate_lower(XLogRecPtr lsn, XLogRecPtr flushed)
 
 	if (gate_nends == 0 || lsn > gate_ends[gate_nends - 1])
 	{
+		/* full: keep every other one, the newest included, spread out */
 		if (gate_nends == SF_GATE_ENDS)
-			gate_nends--;
+		{
+			kept = 0;
+			for (int i = 1; i < SF_GATE_ENDS; i += 2)
+				gate_ends[kept++] = gate_ends[i];
+			gate_nends = kept;
+		}
 		gate_ends[gate_nends++] = lsn;
 	}
 	return safe;
@@ -633,7 +738,7 @@ sf_gate_slot_marked(void)
  * listed slots, or InvalidXLogRecPtr if one is missing, logical or
  * invalidated (nothing passes then).  If seen is not NULL, also fill in,
  * for each listed slot, its position and what is wrong with it.
- * Allocates nothing: a waiting walsender calls it every millisecond.
+ * Allocates nothing: a waiting walsender calls it at every wake-up.
  */
 static XLogRecPtr
 sf_gate_standbys_flushed(SfStandbySeen *seen)
@@ -680,9 +785,11 @@ sf_gate_standbys_flushed(SfStandbySeen *seen)
 }
 
 /*
- * Wait until every listed standby has flushed lsn, keeping the client's
- * connection alive; returns how far they all have.  A list emptied by a
- * reload also ends the wait, returning InvalidXLogRecPtr.
+ * Wait until every listed standby has flushed lsn, and the slot's row as
+ * it records the slot's two_phase (sf_gate_row_ready), keeping the
+ * client's connection alive; returns how far the standbys all have.  A
+ * list emptied by a reload, or the slot unmarked, also ends the wait,
+ * returning InvalidXLogRecPtr.
  */
 static XLogRecPtr
 sf_gate_wait(XLogRecPtr lsn)
@@ -692,29 +799,34 @@ sf_gate_wait(XLogRecPtr lsn)
 	const StandbySlots *seen_for = NULL;
 	SfStandbySeen *seen = NULL;
 	int			published = -2;
-	bool		shown = false;
 	XLogRecPtr	flushed = InvalidXLogRecPtr;
 
-	/* from here on, no confirmation of a standby goes unnoticed */
+	/* from here on, a broadcast by a physical walsender wakes us */
 	ConditionVariablePrepareToSleep(&gate_shared->standby_moved);
 	for (;;)
 	{
 		TimestampTz now;
-		int			blocking = -1;
+		XLogRecPtr	row_upto;
+		bool		row_ready;
+		XLogRecPtr	need;
+		int			blocking;
 
 		CHECK_FOR_INTERRUPTS();
-		sf_gate_exit_if_shutdown(lsn);
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			SyncRepInitConfig();
 		}
-		if (standby_slots == NULL || standby_slots->n == 0)
+		if (standby_slots == NULL || standby_slots->n == 0 ||
+			!sf_gate_slot_marked())
 		{
 			flushed = InvalidXLogRecPtr;
 			break;
 		}
+		row_ready = sf_gate_row_ready(MyReplicationSlot, &row_upto);
+		need = Max(lsn, row_upto);
+		sf_gate_exit_if_shutdown(need, row_ready);
 
 		/* a reload may have given us another list */
 		if (seen_for != standby_slots)
@@ -727,33 +839,21 @@ sf_gate_wait(XLogRecPtr lsn)
 		}
 
 		flushed = sf_gate_standbys_flushed(seen);
-		if (flushed >= lsn && sf_gate_two_phase_recorded(MyReplicationSlot))
+		if (row_ready && flushed >= need)
 		{
-			gate_two_phase_seen = MyReplicationSlot->data.two_phase_at;
+			if (MyReplicationSlot->data.two_phase)
+				gate_two_phase_seen = MyReplicationSlot->data.two_phase_at;
 			break;
 		}
 
-		for (int i = 0; i < standby_slots->n; i++)
-		{
-			if (seen[i].flushed >= lsn)
-				continue;
-			if (blocking < 0)
-				blocking = i;
-			if (seen[i].trouble != SF_STANDBY_FINE &&
-				seen[i].trouble != seen[i].warned)
-			{
-				sf_gate_warn(i, seen[i].trouble, lsn);
-				seen[i].warned = seen[i].trouble;
-			}
-		}
+		/* none blocking: the row is to record two_phase first */
+		blocking = sf_gate_blocking(seen, need);
 		if (blocking != published)
 		{
-			/* none: the row is to record two_phase first */
 			sf_gate_publish(true,
 							blocking >= 0 ? NameStr(standby_slots->names[blocking]) : "",
-							lsn, since);
+							need, since);
 			published = blocking;
-			shown = true;
 		}
 
 		now = GetCurrentTimestamp();
@@ -770,9 +870,34 @@ sf_gate_wait(XLogRecPtr lsn)
 
 	if (seen != NULL)
 		pfree(seen);
-	if (shown)
+	if (published != -2)
 		sf_gate_publish(false, NULL, InvalidXLogRecPtr, 0);
 	return flushed;
+}
+
+/*
+ * The first listed slot that has not flushed lsn, or -1; warns once about
+ * each cause that keeps a listed slot from reaching it.
+ */
+static int
+sf_gate_blocking(SfStandbySeen *seen, XLogRecPtr lsn)
+{
+	int			blocking = -1;
+
+	for (int i = 0; i < standby_slots->n; i++)
+	{
+		if (seen[i].flushed >= lsn)
+			continue;
+		if (blocking < 0)
+			blocking = i;
+		if (seen[i].trouble != SF_STANDBY_FINE &&
+			seen[i].trouble != seen[i].warned)
+		{
+			sf_gate_warn(i, seen[i].trouble, lsn);
+			seen[i].warned = seen[i].trouble;
+		}
+	}
+	return blocking;
 }
 
 /*
@@ -842,11 +967,12 @@ sf_gate_warn(int i, SfStandbyTrouble trouble, XLogRecPtr lsn)
  * it to stop.  It first gives the standbys a moment (SF_GATE_STOP_WAIT_MS)
  * to reach lsn, as PostgreSQL 17 waits for them at got_STOPPING, so that a
  * standby slightly behind does not cost an ordinary shutdown a FATAL; it
- * returns if they do.  What it does not send, its client gets again from
- * the slot.
+ * returns if they do.  If the slot's row does not record its two_phase
+ * yet (row_ready false), nothing will: the worker is stopping too.  What
+ * it does not send, its client gets again from the slot.
  */
 static void
-sf_gate_exit_if_shutdown(XLogRecPtr lsn)
+sf_gate_exit_if_shutdown(XLogRecPtr lsn, bool row_ready)
 {
 	TimestampTz start;
 
@@ -863,7 +989,7 @@ sf_gate_exit_if_shutdown(XLogRecPtr lsn)
 		if (standby_slots == NULL || standby_slots->n == 0)
 			return;
 		flushed = sf_gate_standbys_flushed(NULL);
-		if (flushed != InvalidXLogRecPtr && flushed >= lsn)
+		if (row_ready && flushed != InvalidXLogRecPtr && flushed >= lsn)
 			return;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 SF_GATE_STOP_NAP_MS, PG_WAIT_EXTENSION);
@@ -874,9 +1000,11 @@ sf_gate_exit_if_shutdown(XLogRecPtr lsn)
 			(errcode(ERRCODE_ADMIN_SHUTDOWN),
 			 errmsg("terminating walsender of replication slot \"%s\" because the server is shutting down",
 					NameStr(MyReplicationSlot->data.name)),
+			 row_ready ?
 			 errdetail("The standbys named in \"%s\" have not flushed WAL up to %X/%X.",
 					   "slot_failover.standby_slot_names",
-					   LSN_FORMAT_ARGS(lsn))));
+					   LSN_FORMAT_ARGS(lsn)) :
+			 errdetail("The row of the slot in slot_failover.slots does not record its two_phase yet.")));
 }
 
 /*
@@ -923,21 +1051,25 @@ sf_gate_publish(bool waiting, const char *standby, XLogRecPtr lsn,
 }
 
 /*
- * Does the row of the slot record two_phase as the slot has it now?  A
+ * May the slot's messages go out, as far as its row is concerned?  A
  * slot's two_phase is enabled after marking (a subscription with two_phase
  * = on enables it at the START_REPLICATION that follows its initial sync),
  * and a copy that lacks it would, after failover, send a transaction
- * PREPAREd before again as a whole at its COMMIT PREPARED: the client
- * must get nothing prepared until the row records it.  The worker says
- * what rows record (sf_gate_set_two_phase_recorded).
+ * PREPAREd before again as a whole at its COMMIT PREPARED: so while the
+ * row does not record the slot's two_phase, nothing may go out (returns
+ * false).  Otherwise returns true, with *upto the position the standbys
+ * need to have the row as it is (InvalidXLogRecPtr if the slot has no
+ * two_phase).  A slot without a row, as the worker last said
+ * (sf_gate_set_rows), has no copy to protect: nothing holds it.
  */
 static bool
-sf_gate_two_phase_recorded(ReplicationSlot *slot)
+sf_gate_row_ready(ReplicationSlot *slot, XLogRecPtr *upto)
 {
 	GateSlot   *gate = &gate_shared->slots[ReplicationSlotIndex(slot)];
 	XLogRecPtr	two_phase_at;
-	bool		recorded;
+	bool		ready = true;
 
+	*upto = InvalidXLogRecPtr;
 	SpinLockAcquire(&slot->mutex);
 	two_phase_at = slot->data.two_phase ? slot->data.two_phase_at :
 		InvalidXLogRecPtr;
@@ -946,23 +1078,28 @@ sf_gate_two_phase_recorded(ReplicationSlot *slot)
 		return true;
 
 	LWLockAcquire(gate_shared->lock, LW_SHARED);
-	recorded = gate->recorded_two_phase_at == two_phase_at &&
-		namestrcmp(&gate->recorded_slot, NameStr(slot->data.name)) == 0;
+	if (namestrcmp(&gate->row_slot, NameStr(slot->data.name)) == 0)
+	{
+		ready = gate->row_two_phase_at == two_phase_at;
+		*upto = gate->row_written_upto;
+	}
 	LWLockRelease(gate_shared->lock);
-	return recorded;
+	return ready;
 }
 
 /*
- * From the worker on a primary, once the table says it: the rows of these
- * n slots record two_phase from these positions on.  Replaces what was
- * known before, so that a slot's two_phase is known recorded only while
- * its row says so.
+ * From the worker on a primary, once it has read or written the table:
+ * these n slots have rows, which record two_phase from these positions on
+ * (InvalidXLogRecPtr: no two_phase).  Replaces what was known before.  A
+ * row that says something new says it in WAL before the insert position
+ * now; one that says what it said before keeps its position.
  */
 void
-sf_gate_set_two_phase_recorded(const NameData *names,
-							   const XLogRecPtr *two_phase_at, int n)
+sf_gate_set_rows(const NameData *names, const XLogRecPtr *two_phase_at, int n)
 {
 	int		   *index = palloc(sizeof(int) * Max(n, 1));
+	bool	   *has_row = palloc0(sizeof(bool) * max_replication_slots);
+	XLogRecPtr	now = GetXLogInsertRecPtr();
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	for (int k = 0; k < n; k++)
@@ -975,24 +1112,36 @@ sf_gate_set_two_phase_recorded(const NameData *names,
 	LWLockRelease(ReplicationSlotControlLock);
 
 	LWLockAcquire(gate_shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < max_replication_slots; i++)
-		gate_shared->slots[i].recorded_two_phase_at = InvalidXLogRecPtr;
 	for (int k = 0; k < n; k++)
 	{
+		GateSlot   *gate;
+
 		if (index[k] < 0)
 			continue;
-		gate_shared->slots[index[k]].recorded_slot = names[k];
-		gate_shared->slots[index[k]].recorded_two_phase_at = two_phase_at[k];
+		gate = &gate_shared->slots[index[k]];
+		has_row[index[k]] = true;
+		if (namestrcmp(&gate->row_slot, NameStr(names[k])) != 0 ||
+			gate->row_two_phase_at != two_phase_at[k])
+		{
+			gate->row_slot = names[k];
+			gate->row_two_phase_at = two_phase_at[k];
+			gate->row_written_upto = now;
+		}
 	}
+	for (int i = 0; i < max_replication_slots; i++)
+		if (!has_row[i])
+			NameStr(gate_shared->slots[i].row_slot)[0] = '\0';
 	LWLockRelease(gate_shared->lock);
 	pfree(index);
+	pfree(has_row);
 }
 
 /*
  * The position up to which a consumer of the slot may read without running
  * ahead of the listed standbys, for slot_failover.gate_position(): the
  * minimum of their flush positions (InvalidXLogRecPtr while one is
- * unusable, or while the slot's row does not record its two_phase yet),
+ * unusable, or while they lack the slot's row as it records its two_phase,
+ * sf_gate_row_ready),
  * or InvalidXLogRecPtr with *gated false if the slot is not a marked
  * logical slot or no standby is listed.
  */
@@ -1001,7 +1150,9 @@ sf_gate_position(const char *slot_name, bool *gated)
 {
 	ReplicationSlot *slot;
 	bool		logical;
-	bool		two_phase_recorded;
+	bool		row_ready;
+	XLogRecPtr	row_upto = InvalidXLogRecPtr;
+	XLogRecPtr	flushed;
 
 	*gated = false;
 	if (standby_slots == NULL || standby_slots->n == 0)
@@ -1010,16 +1161,17 @@ sf_gate_position(const char *slot_name, bool *gated)
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	slot = SearchNamedReplicationSlot(slot_name, false);
 	logical = slot != NULL && SlotIsLogical(slot);
-	two_phase_recorded = !logical || sf_gate_two_phase_recorded(slot);
+	row_ready = !logical || sf_gate_row_ready(slot, &row_upto);
 	LWLockRelease(ReplicationSlotControlLock);
 
 	/* the name is a slot's, and so fit for the marker's path */
 	if (!logical || !sf_marker_exists(slot_name))
 		return InvalidXLogRecPtr;
 	*gated = true;
-	if (!two_phase_recorded)
+	flushed = sf_gate_standbys_flushed(NULL);
+	if (!row_ready || flushed < row_upto)
 		return InvalidXLogRecPtr;
-	return sf_gate_standbys_flushed(NULL);
+	return flushed;
 }
 
 /*
@@ -1059,6 +1211,8 @@ sf_gate_shmem_init(void)
 		memset(gate_shared, 0, sf_gate_shmem_size());
 		gate_shared->lock = &(GetNamedLWLockTranche(SF_GATE_TRANCHE))->lock;
 		ConditionVariableInit(&gate_shared->standby_moved);
+		for (int i = 0; i < max_replication_slots; i++)
+			gate_shared->slots[i].lowered_procno = -1;
 	}
 }
 

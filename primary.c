@@ -105,7 +105,7 @@ static void sf_next_row(SlotRow *next, bool *snapshot_moved,
 						const MarkedSlot *row, const SlotState *s);
 static void sf_lock_rows(MarkedSlot **rows, int nrows);
 static void sf_publish_locked_out(void);
-static void sf_publish_two_phase(void);
+static void sf_publish_rows(void);
 
 /* the worker's copy of the table; NULL until loaded */
 static HTAB *marks = NULL;
@@ -233,7 +233,7 @@ sf_load_marks(uint64 generation)
 	marks_generation = generation;
 	settled_since_start = true;
 	sf_publish_locked_out();
-	sf_publish_two_phase();
+	sf_publish_rows();
 
 	/* everything before now counts as somebody else's work */
 	seen_completions = sf_xact_completion_count();
@@ -500,7 +500,7 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 	for (int i = 0; i < ngone; i++)
 		hash_search(marks, NameStr(gone[i].name), HASH_REMOVE, NULL);
 	sf_publish_locked_out();
-	sf_publish_two_phase();
+	sf_publish_rows();
 	sf_observe_own_write(completions_before, had_xid);
 
 	return written;
@@ -603,12 +603,13 @@ sf_publish_locked_out(void)
 }
 
 /*
- * Tell the gate which rows record two_phase, and from where: a gated
- * walsender sends nothing of a slot whose two_phase its row does not
- * record yet (gate.c).  Only rows that hold, with their marker.
+ * Tell the gate which slots have rows, and which of them record two_phase
+ * from where: a gated walsender sends nothing of a slot whose two_phase
+ * its row does not record yet (gate.c).  Only rows that hold, with their
+ * marker.
  */
 static void
-sf_publish_two_phase(void)
+sf_publish_rows(void)
 {
 	long		nmarks = marks != NULL ? hash_get_num_entries(marks) : 0;
 	NameData   *names = palloc(sizeof(NameData) * Max(nmarks, 1));
@@ -622,13 +623,14 @@ sf_publish_two_phase(void)
 		hash_seq_init(&seq, marks);
 		while ((row = hash_seq_search(&seq)) != NULL)
 		{
-			if (!row->written.two_phase || !row->marker_matches)
+			if (!row->marker_matches)
 				continue;
 			names[n] = row->written.name;
-			two_phase_at[n++] = row->written.two_phase_at;
+			two_phase_at[n++] = row->written.two_phase ?
+				row->written.two_phase_at : InvalidXLogRecPtr;
 		}
 	}
-	sf_gate_set_two_phase_recorded(names, two_phase_at, n);
+	sf_gate_set_rows(names, two_phase_at, n);
 	pfree(names);
 	pfree(two_phase_at);
 }

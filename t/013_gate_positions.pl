@@ -19,7 +19,7 @@ use SlotFailoverTest;
 
 # A libpq client of a logical slot: prints each XLogData's text, and
 # answers each keepalive by confirming the larger of its walEnd and what it
-# received, printing the position it confirmed.
+# received, printing the keepalive's position and the one it confirmed.
 my $client_c = $PostgreSQL::Test::Utils::tmp_check . '/keepalive_client.c';
 my $client = $PostgreSQL::Test::Utils::tmp_check . '/keepalive_client';
 append_to_file($client_c, <<'EOC');
@@ -84,6 +84,7 @@ main(int argc, char **argv)
 			char		reply[34] = {'r'};
 			struct timeval now;
 
+			printf("keepalive %X/%X\n", (unsigned) (pos >> 32), (unsigned) pos);
 			if (received > pos)
 				pos = received;
 			put64(reply + 1, pos);
@@ -183,11 +184,21 @@ my $record_end = $primary->safe_psql('other',
 $primary->safe_psql('postgres',
 	"SELECT pg_replication_slot_advance('halfway', '$record_end'::pg_lsn - 50000)");
 read_past_and_answered('resumer', $record_end, 'the large record');
-is( $primary->safe_psql(
+# two more keepalives: the second was sent after the walsender had read
+# past the record (lowered keepalives that tell nothing new are 100 ms
+# apart)
+my $keepalives = () = slurp_file($resumer_out) =~ /^keepalive/mg;
+ok( $primary->poll_query_until(
 		'postgres', qq{
-SELECT confirmed_flush_lsn <= '$record_end'::pg_lsn - 100000
-FROM pg_replication_slots WHERE slot_name = 'resumer'}),
-	't', 'the client confirmed no position inside the record');
+SELECT count(*) >= $keepalives + 2
+FROM regexp_matches(pg_read_file('$resumer_out'), '^keepalive', 'gn')}),
+	'the client received keepalives since');
+my @inside = grep {
+	$primary->safe_psql('postgres',
+		"SELECT '$_'::pg_lsn > '$record_end'::pg_lsn - 100000 AND '$_'::pg_lsn < '$record_end'")
+	  eq 't'
+} slurp_file($resumer_out) =~ /^keepalive (\S+)$/mg;
+is(join(',', @inside), '', 'no keepalive told a position inside the record');
 $primary->safe_psql('postgres',
 	"SELECT pg_replication_slot_advance('halfway', pg_current_wal_flush_lsn())");
 ok( $primary->poll_query_until(

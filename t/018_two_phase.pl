@@ -70,6 +70,16 @@ FROM slot_failover.status WHERE slot_name = 'sub'}),
 	'the walsender waits for the row to record two_phase');
 is($subscriber->safe_psql('postgres', 'SELECT count(*) FROM public.t'),
 	'0', 'meanwhile the subscriber got nothing');
+
+# A fast shutdown does not wait for the row: the worker stops too.
+my $primary_log = -s $primary->logfile;
+$primary->stop('fast');
+like(
+	substr(slurp_file($primary->logfile), $primary_log),
+	qr/does not record its two_phase yet/,
+	'a fast shutdown ends the wait; the walsender says why');
+# (the worker's first cycle after the start records two_phase)
+$primary->start;
 $primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
 $subscriber->poll_query_until('postgres', 'SELECT count(*) = 100 FROM public.t')
   or die 'the subscription did not start';
