@@ -3,6 +3,7 @@
 MODULE_big = slot_failover
 OBJS = \
 	$(WIN32RES) \
+	copies.o \
 	files.o \
 	functions.o \
 	gate.o \
@@ -10,8 +11,8 @@ OBJS = \
 	primary.o \
 	slot_failover.o \
 	slots.o \
-	slotsync.o \
 	snapshot.o \
+	standby.o \
 	status.o \
 	table.o \
 	worker.o
@@ -20,7 +21,7 @@ EXTENSION = slot_failover
 DATA = slot_failover--1.0.sql slot_failover--1.0--1.1.sql
 PGFILEDESC = "slot_failover - carry replication slots across failover"
 
-REGRESS = slot_failover
+REGRESS = slot_failover decide
 # The worker needs shared_preload_libraries, which only a temporary
 # instance can be given; PGXS has no "make check".
 REGRESS_OPTS = --temp-config=$(srcdir)/slot_failover.conf --temp-instance=./tmp_check

@@ -326,7 +326,7 @@ sf_worth_writing(MarkedSlot *row, SlotState *now)
 
 /*
  * Did a catalog_xmin appear, vanish or move backwards?  That is never an
- * echo of our own writes, and a standby waits for it: slotsync.c checks
+ * echo of our own writes, and a standby waits for it: standby.c checks
  * the catalog_xmin its own physical slot holds on the primary.  (A
  * physical slot's xmin is left to the general rule: hot_standby_feedback
  * moves it back and forth with the standby's queries, ours included.)

@@ -8,14 +8,14 @@
  * table slot_failover.slots (table.c), so that physical replication carries
  * the slots' state to every standby; a background worker (worker.c) writes
  * the rows on a primary (primary.c) and keeps copies of the slots on a
- * standby (slotsync.c); a gate keeps logical clients of marked slots behind
- * the failover standbys (gate.c).
+ * standby (standby.c, copies.c); a gate keeps logical clients of marked
+ * slots behind the failover standbys (gate.c).
  *
  * Files call downwards only, in this order: slot_failover.c, functions.c
- * (the SQL functions), worker.c, then primary.c and slotsync.c, then
- * gate.c (told by the primary which rows record two_phase), then table.c,
- * slots.c, marker.c, snapshot.c and status.c, then files.c.
- * t/000_layers.pl checks it.  Each file that shares memory owns it: this
+ * (the SQL functions), worker.c, then primary.c and standby.c, then
+ * copies.c (the standby's slots), then gate.c (told by the primary which
+ * rows record two_phase), then table.c, slots.c, marker.c, snapshot.c and
+ * status.c, then files.c.  t/000_layers.pl checks it.  Each file that shares memory owns it: this
  * file only asks each owner for its size and lets it initialize.
  *
  * Copyright (c) 2026, slot_failover developers

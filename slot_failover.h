@@ -9,8 +9,9 @@
  *
  * slot_failover.c loads the module: GUCs, hooks, shared memory set-up;
  * functions.c holds the SQL functions; worker.c the launcher, the worker
- * and its loop; primary.c the primary's cycle; slotsync.c the copies on a
- * standby; gate.c the wait that keeps logical clients behind the standbys;
+ * and its loop; primary.c the primary's cycle; standby.c the standby's
+ * cycle, which decides what each row's copy needs; copies.c the copies on
+ * a standby; gate.c the wait that keeps logical clients behind the standbys;
  * table.c every statement on slot_failover.slots; slots.c the reading of
  * the slot array; marker.c the files that tie a row to one incarnation of
  * a slot; snapshot.c the decoding snapshots that travel with logical
@@ -139,11 +140,23 @@ extern void sf_worker_get_status(SlotFailoverWorkerStatus *status);
 extern int	sf_primary_cycle(bool exact, uint64 generation);
 extern void sf_primary_forget(void);
 
-/* slotsync.c */
+/* standby.c */
 extern void sf_standby_cycle(bool force);
 extern void sf_standby_forget(void);
 extern void sf_standby_finish(void);
+
+/* copies.c */
+extern bool sf_lock_database(Oid datoid);
+extern void sf_yield_to_replay(void);
+extern void sf_create_copy(const SlotRow *row);
+extern ReplicationSlot *sf_advance_copy(const SlotRow *row, bool make_ready);
+extern bool sf_advance_held_copy(ReplicationSlot *slot, const SlotRow *row);
+extern void sf_move_horizons(void);
+extern void sf_hold_copy(const char *name);
 extern void sf_release_held_copies(void);
+extern void sf_drop_copy(const char *name);
+extern void sf_drop_orphans(const char **wanted, int nwanted);
+extern void sf_drop_waiting_copies(void);
 
 /* gate.c */
 extern PGDLLIMPORT char *sf_standby_slot_names;

@@ -7,7 +7,7 @@
  * slot_failover keeps a row per marked replication slot in the WAL-logged
  * table slot_failover.slots, so that physical replication carries the
  * slots' state to every standby.  This file holds the processes that do
- * the work; primary.c and slotsync.c hold each role's work.
+ * the work; primary.c and standby.c hold each role's work.
  *
  * Two background workers are involved, both started through
  * shared_preload_libraries:
@@ -185,7 +185,7 @@ sf_worker_preloaded(void)
 /*
  * Say why a copy on a standby cannot be used, in the errors PostgreSQL
  * raises for it; slot_failover.c's emit_log_hook calls this.  The worker
- * holds every copy (slotsync.c), so dropping,
+ * holds every copy (copies.c), so dropping,
  * advancing or streaming from one fails with "active for PID n": when n is
  * the worker, add a hint that names slot_failover.  Logical decoding fails
  * earlier, for any slot, during recovery: add the hint when this standby

@@ -13,7 +13,8 @@ my @layers = (
 	[qw(slot_failover)],
 	[qw(functions)],
 	[qw(worker)],
-	[qw(primary slotsync)],
+	[qw(primary standby)],
+	[qw(copies)],
 	[qw(gate)],
 	[qw(table slots marker snapshot status)],
 	[qw(files)]);
