@@ -13,10 +13,11 @@
  *
  * Files call downwards only, in this order: slot_failover.c, functions.c
  * (the SQL functions), worker.c, then primary.c and standby.c, then
- * copies.c (the standby's slots), then gate.c (told by the primary which
- * rows record two_phase), then table.c, slots.c, marker.c, snapshot.c and
- * status.c, then files.c.  t/000_layers.pl checks it.  Each file that shares memory owns it: this
- * file only asks each owner for its size and lets it initialize.
+ * copies.c (the standby's slots), then gate.c (told by the primary what
+ * the rows say), then table.c, slots.c, marker.c, snapshot.c and
+ * status.c, then files.c.  t/000_layers.pl checks it.  Each file that
+ * shares memory owns it: this file only asks each owner for its size and
+ * lets it initialize.
  *
  * Copyright (c) 2026, slot_failover developers
  *
