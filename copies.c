@@ -7,7 +7,7 @@
  *
  * standby.c decides what each row's copy needs; this file does it to the
  * slots.  A copy follows its row as PostgreSQL 17's synchronized slots
- * follow the primary's (see pg17_slotsync.md, section 2):
+ * follow the primary's (PostgreSQL 17's replication/logical/slotsync.c):
  *
  *	- A new copy first reserves what is safe on this standby: WAL from the
  *	  last restartpoint's redo pointer (ReplicationSlotReserveWal), and for a
@@ -176,7 +176,7 @@ sf_yield_to_replay(void)
 		if (!sf_lock_has_waiter(&tag))
 			continue;
 		ereport(LOG,
-				(errmsg("letting go of copies of replication slots in database %u, which replay is about to drop",
+				(errmsg("letting go of copies of replication slots in database with OID %u, which replay is about to drop",
 						datoid)));
 		sf_let_go(datoid);
 		held_databases = foreach_delete_current(held_databases, lc);
@@ -619,25 +619,17 @@ sf_drop_orphans(const char **wanted, int nwanted)
 
 /*
  * Recovery has ended: drop the copies that never became ready, with one
- * LOG line naming them.  Ready copies stay, as ordinary slots.  The caller
- * has let go of every copy (sf_release_held_copies).
+ * LOG line naming them.  Ready copies stay, as ordinary slots.  The worker
+ * still holds them all, so that no client can take one that was not ready
+ * in between (ReplicationSlotAcquire takes a slot active for our own PID);
+ * the caller lets go of them afterwards.
  */
 void
 sf_drop_waiting_copies(void)
 {
-	List	   *names = NIL;
+	List	   *names = sf_persistent_slot_names();
 	ListCell   *lc;
 	StringInfoData dropped;
-
-	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	for (int i = 0; i < max_replication_slots; i++)
-	{
-		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
-
-		if (slot->in_use && slot->data.persistency == RS_PERSISTENT)
-			names = lappend(names, pstrdup(NameStr(slot->data.name)));
-	}
-	LWLockRelease(ReplicationSlotControlLock);
 
 	initStringInfo(&dropped);
 	foreach(lc, names)
@@ -652,6 +644,6 @@ sf_drop_waiting_copies(void)
 	}
 	if (dropped.len > 0)
 		ereport(LOG,
-				(errmsg("dropped copies of replication slots that were not ready when recovery ended: %s",
-						dropped.data)));
+				(errmsg("dropped copies of replication slots that were not ready when recovery ended"),
+				 errdetail("The copies dropped: %s.", dropped.data)));
 }

@@ -7,8 +7,8 @@
  * client has already received; otherwise, after promotion, the client holds
  * transactions the new primary never had.  PostgreSQL 17 gates its logical
  * walsenders and its SQL decoding functions with synchronized_standby_slots
- * (pg17_slotsync.md, section 3); PostgreSQL 15 has no hook there, so, as
- * pg_failover_slots does (pg_failover_slots.md, section 3), we wrap the
+ * (its walsender.c and slot.c); PostgreSQL 15 has no hook there, so, as
+ * pg_failover_slots does (its walsender wrapper), we wrap the
  * walsender's output: a ClientAuthentication_hook gives every walsender a
  * copy of PqCommMethods whose putmessage_noblock looks at each CopyData
  * message of a logical stream before it goes out.  The gate applies while
@@ -902,8 +902,7 @@ sf_gate_blocking(SfStandbySeen *seen, XLogRecPtr lsn)
 
 /*
  * Say why the listed slot i keeps this walsender waiting for lsn, in the
- * words of PostgreSQL 17's StandbySlotsHaveCaughtup (pg17_slotsync.md,
- * section 3.2).
+ * words of PostgreSQL 17's StandbySlotsHaveCaughtup (slot.c).
  */
 static void
 sf_gate_warn(int i, SfStandbyTrouble trouble, XLogRecPtr lsn)

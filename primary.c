@@ -144,18 +144,8 @@ sf_primary_forget(void)
 static void
 sf_settle_markers(void)
 {
-	List	   *names = NIL;
+	List	   *names = sf_persistent_slot_names();
 	ListCell   *lc;
-
-	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	for (int i = 0; i < max_replication_slots; i++)
-	{
-		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
-
-		if (slot->in_use && slot->data.persistency == RS_PERSISTENT)
-			names = lappend(names, pstrdup(NameStr(slot->data.name)));
-	}
-	LWLockRelease(ReplicationSlotControlLock);
 
 	foreach(lc, names)
 	{

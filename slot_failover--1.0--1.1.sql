@@ -95,80 +95,55 @@ BEGIN
 END
 $$;
 
+-- The gated functions: the core function, called only if gated_upto()
+-- lets something through, and up to where it says.  (The condition is on
+-- g alone, so it is checked before the lateral call.)
 CREATE FUNCTION slot_failover.get_changes(slot_name name, upto_lsn pg_lsn,
 	upto_nchanges integer, VARIADIC options text[] DEFAULT '{}',
 	OUT lsn pg_lsn, OUT xid xid, OUT data text)
 RETURNS SETOF record
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	g record;
-BEGIN
-	g := slot_failover.gated_upto(slot_name, upto_lsn, upto_nchanges, options);
-	IF g.gated AND g.upto IS NULL THEN
-		RETURN;
-	END IF;
-	RETURN QUERY SELECT * FROM pg_catalog.pg_logical_slot_get_changes(
-		slot_name, g.upto, upto_nchanges, VARIADIC options);
-END
+SELECT c.* FROM slot_failover.gated_upto($1, $2, $3, $4) AS g,
+	LATERAL pg_catalog.pg_logical_slot_get_changes($1, g.upto, $3, VARIADIC $4) AS c
+WHERE NOT (g.gated AND g.upto IS NULL)
 $$;
 
 CREATE FUNCTION slot_failover.peek_changes(slot_name name, upto_lsn pg_lsn,
 	upto_nchanges integer, VARIADIC options text[] DEFAULT '{}',
 	OUT lsn pg_lsn, OUT xid xid, OUT data text)
 RETURNS SETOF record
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	g record;
-BEGIN
-	g := slot_failover.gated_upto(slot_name, upto_lsn, upto_nchanges, options);
-	IF g.gated AND g.upto IS NULL THEN
-		RETURN;
-	END IF;
-	RETURN QUERY SELECT * FROM pg_catalog.pg_logical_slot_peek_changes(
-		slot_name, g.upto, upto_nchanges, VARIADIC options);
-END
+SELECT c.* FROM slot_failover.gated_upto($1, $2, $3, $4) AS g,
+	LATERAL pg_catalog.pg_logical_slot_peek_changes($1, g.upto, $3, VARIADIC $4) AS c
+WHERE NOT (g.gated AND g.upto IS NULL)
 $$;
 
 CREATE FUNCTION slot_failover.get_binary_changes(slot_name name, upto_lsn pg_lsn,
 	upto_nchanges integer, VARIADIC options text[] DEFAULT '{}',
 	OUT lsn pg_lsn, OUT xid xid, OUT data bytea)
 RETURNS SETOF record
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	g record;
-BEGIN
-	g := slot_failover.gated_upto(slot_name, upto_lsn, upto_nchanges, options);
-	IF g.gated AND g.upto IS NULL THEN
-		RETURN;
-	END IF;
-	RETURN QUERY SELECT * FROM pg_catalog.pg_logical_slot_get_binary_changes(
-		slot_name, g.upto, upto_nchanges, VARIADIC options);
-END
+SELECT c.* FROM slot_failover.gated_upto($1, $2, $3, $4) AS g,
+	LATERAL pg_catalog.pg_logical_slot_get_binary_changes($1, g.upto, $3, VARIADIC $4) AS c
+WHERE NOT (g.gated AND g.upto IS NULL)
 $$;
 
 CREATE FUNCTION slot_failover.peek_binary_changes(slot_name name, upto_lsn pg_lsn,
 	upto_nchanges integer, VARIADIC options text[] DEFAULT '{}',
 	OUT lsn pg_lsn, OUT xid xid, OUT data bytea)
 RETURNS SETOF record
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-	g record;
-BEGIN
-	g := slot_failover.gated_upto(slot_name, upto_lsn, upto_nchanges, options);
-	IF g.gated AND g.upto IS NULL THEN
-		RETURN;
-	END IF;
-	RETURN QUERY SELECT * FROM pg_catalog.pg_logical_slot_peek_binary_changes(
-		slot_name, g.upto, upto_nchanges, VARIADIC options);
-END
+SELECT c.* FROM slot_failover.gated_upto($1, $2, $3, $4) AS g,
+	LATERAL pg_catalog.pg_logical_slot_peek_binary_changes($1, g.upto, $3, VARIADIC $4) AS c
+WHERE NOT (g.gated AND g.upto IS NULL)
 $$;
 
 -- Advance a slot no further than the standbys flushed (and, when they are

@@ -30,6 +30,7 @@
 
 #include "access/transam.h"
 #include "access/xlogdefs.h"
+#include "nodes/pg_list.h"
 #include "replication/slot.h"
 #include "utils/elog.h"
 #include "storage/lwlock.h"
@@ -186,6 +187,7 @@ extern int	sf_table_delete_rows(const SlotRow *rows, int nrows);
 /* slots.c */
 extern bool sf_slot_read(const char *name, SlotState *state);
 extern void sf_slot_copy(ReplicationSlot *slot, SlotState *state);
+extern List *sf_persistent_slot_names(void);
 
 /* marker.c */
 extern void sf_marker_shmem_request(void);

@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "nodes/pg_list.h"
 #include "replication/slot.h"
 #include "storage/lwlock.h"
 #include "storage/spin.h"
@@ -62,4 +63,32 @@ sf_slot_copy(ReplicationSlot *slot, SlotState *state)
 	state->catalog_xmin = slot->data.catalog_xmin;
 	state->invalidated = sf_slot_invalidated(slot);
 	SpinLockRelease(&slot->mutex);
+}
+
+/*
+ * The names of every persistent slot, palloc'd: for work on each slot that
+ * does I/O, which must not happen under ReplicationSlotControlLock.
+ */
+List *
+sf_persistent_slot_names(void)
+{
+	List	   *names = NIL;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < max_replication_slots; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+		bool		persistent;
+
+		/* in_use and the name cannot change while we hold the lock */
+		if (!slot->in_use)
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		persistent = slot->data.persistency == RS_PERSISTENT;
+		SpinLockRelease(&slot->mutex);
+		if (persistent)
+			names = lappend(names, pstrdup(NameStr(slot->data.name)));
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+	return names;
 }

@@ -8,7 +8,7 @@
  * and for each row keeps a local slot of the same name (a copy) that holds
  * the WAL, and for a logical slot the catalog rows, that a client will need
  * once this standby is promoted.  The rules are those of PostgreSQL 17's
- * slot synchronization (see pg17_slotsync.md, section 2), adapted to a
+ * slot synchronization (its replication/logical/slotsync.c), adapted to a
  * standby of 15, where logical decoding cannot run.  This file decides what
  * each row's copy needs; copies.c does it to the slots.
  *
@@ -350,9 +350,10 @@ sf_set_decision(CopyDecision *decision, CopyAction action,
 /*
  * What a row's copy needs, and the state to report: the rules of README's
  * "On a standby", one branch each, numbered as there and in that order;
- * the first that applies decides.  A pure function of its arguments, so that it can be tested
- * case by case (slot_failover_decide_for_test): no locks, no messages, no
- * change to anything but *decision; sf_sync_row carries it out.
+ * the first that applies decides.  A pure function of its arguments, so
+ * that it can be tested case by case (slot_failover_decide_for_test): no
+ * locks, no messages, no change to anything but *decision; sf_sync_row
+ * carries it out.
  *
  * SF_DO_REPLACE and SF_DO_CREATE change the local slot, and set no state:
  * the caller carries them out and asks again with the new local slot, so
@@ -370,7 +371,7 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 	/* 1: the database is gone */
 	if (!facts->database_exists)
 		sf_set_decision(decision, SF_DO_NONE, SF_COPY_ERROR,
-						"database %u of the slot does not exist on this standby",
+						"database with OID %u of the slot does not exist on this standby",
 						row->datoid);
 	/* 2: a slot that is not ours */
 	else if (local->exists && !local->owned)
@@ -466,8 +467,11 @@ sf_sync_row_guarded(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 		if (entry->state != SF_COPY_ERROR ||
 			strcmp(entry->reason, edata->message) != 0)
 			ereport(WARNING,
-					(errmsg("could not synchronize replication slot \"%s\": %s",
-							NameStr(row->name), edata->message)));
+					(errcode(edata->sqlerrcode),
+					 errmsg("could not synchronize replication slot \"%s\"",
+							NameStr(row->name)),
+					 errdetail_internal("%s", edata->message),
+					 edata->hint ? errhint("%s", edata->hint) : 0));
 		sf_set_state(entry, SF_COPY_ERROR, "%s", edata->message);
 		entry->slot = NULL;
 		FreeErrorData(edata);
@@ -532,8 +536,9 @@ sf_sync_row(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 	{
 		if (warned_blocker != facts.logical_blocker)
 			ereport(WARNING,
-					(errmsg("logical replication slots cannot be made ready on this standby: %s",
-							facts.logical_blocker)));
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("logical replication slots cannot be made ready on this standby"),
+					 errdetail_internal("%s", facts.logical_blocker)));
 		warned_blocker = facts.logical_blocker;
 		sf_set_state(entry, decision.state, "%s", decision.reason);
 		return;
@@ -547,8 +552,8 @@ sf_sync_row(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 /*
  * A copy that the last cycles had is not there: somebody dropped it while
  * the worker did not hold it.  Say so, since the new copy starts waiting
- * again.  From here the entry has no copy
- * until sf_keep_copy says otherwise.
+ * again.  From here the entry has no copy until sf_keep_copy says
+ * otherwise.
  */
 static void
 sf_notice_lost_copy(SlotRow *row, CopyEntry *entry, const LocalSlot *local)
@@ -557,9 +562,10 @@ sf_notice_lost_copy(SlotRow *row, CopyEntry *entry, const LocalSlot *local)
 		(entry->state == SF_COPY_READY ||
 		 (entry->state == SF_COPY_WAITING && entry->had_copy)))
 		ereport(WARNING,
-				(errmsg("copy of replication slot \"%s\" was dropped on this standby; slot_failover creates it again",
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("copy of replication slot \"%s\" was dropped on this standby",
 						NameStr(row->name)),
-				 errdetail("The new copy must become ready before this standby can take over the slot.")));
+				 errdetail("slot_failover creates it again. The new copy must become ready before this standby can take over the slot.")));
 	entry->had_copy = false;
 }
 
@@ -580,9 +586,11 @@ sf_keep_copy(SlotRow *row, CopyEntry *entry, CopyFacts *facts,
 	}
 	entry->had_copy = true;
 
-	Assert(decision->action == SF_DO_WAIT ||
-		   decision->action == SF_DO_MAKE_READY ||
-		   decision->action == SF_DO_ADVANCE);
+	if (decision->action != SF_DO_WAIT &&
+		decision->action != SF_DO_MAKE_READY &&
+		decision->action != SF_DO_ADVANCE)
+		elog(ERROR, "unexpected decision %d for the copy of replication slot \"%s\"",
+			 (int) decision->action, NameStr(row->name));
 	if (decision->action == SF_DO_MAKE_READY)
 	{
 		entry->slot = sf_advance_copy(row, true);
@@ -602,14 +610,16 @@ sf_keep_copy(SlotRow *row, CopyEntry *entry, CopyFacts *facts,
  * The common case, without a subtransaction, marker read or slot search: a
  * copy that was ready after the last cycle, that we still hold, and whose
  * row names the same slot, moved in place (sf_advance_held_copy).  Returns
- * false if the row needs sf_sync_row.
+ * false if the row needs sf_sync_row.  Its conditions are those under
+ * which sf_decide_copy would say SF_DO_ADVANCE for such a copy (rules 3 to
+ * 6 do not apply); any doubt goes to sf_sync_row, which asks it.
  */
 static bool
 sf_sync_held_copy(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 {
 	if (entry->slot == NULL || entry->state != SF_COPY_READY ||
 		row == upstream || row->identity != entry->identity ||
-		row->invalidated ||
+		row->invalidated || XLogRecPtrIsInvalid(row->restart_lsn) ||
 		(row->logical && sf_logical_blocker() != NULL))
 		return false;
 
@@ -709,15 +719,15 @@ sf_publish(void)
 }
 
 /*
- * Recovery has ended: let go of every copy, drop those that never became
- * ready, and forget the standby's state.  Ready copies stay, as ordinary
+ * Recovery has ended: drop the copies that never became ready, let go of
+ * the others, and forget the standby's state.  Ready copies stay, as ordinary
  * slots.
  */
 void
 sf_standby_finish(void)
 {
-	sf_release_held_copies();
 	sf_drop_waiting_copies();
+	sf_release_held_copies();
 	sf_standby_forget();
 	sf_status_publish(NULL, 0);
 }
@@ -753,9 +763,17 @@ slot_failover_decide_for_test(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
+	if (PG_NARGS() != 16)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
+				 errmsg("function slot_failover_decide_for_test takes 16 arguments, not %d",
+						PG_NARGS())));
 	for (int i = 0; i < PG_NARGS(); i++)
 		if (PG_ARGISNULL(i) && (i <= 8 || (i >= 13 && !PG_ARGISNULL(12))))
-			elog(ERROR, "argument %d must not be NULL", i + 1);
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %d of slot_failover_decide_for_test must not be null",
+							i + 1)));
 
 	memset(&row, 0, sizeof(row));
 	namestrcpy(&row.name, NameStr(*PG_GETARG_NAME(0)));

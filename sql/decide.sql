@@ -37,7 +37,14 @@ FROM (VALUES
 	(17, 'waiting, upstream without catalog_xmin', true, 1, '0/3000000', '750', false, true, true, 'up', NULL, '0', 1, true, '0/2000000', '740'),
 	(18, 'make ready, logical', true, 1, '0/3000000', '750', false, true, true, 'up', NULL, '740', 1, true, '0/2000000', '740'),
 	(19, 'make ready, logical, no upstream row', true, 1, '0/3000000', '750', false, true, true, NULL, NULL, NULL, 1, true, '0/2000000', '740'),
-	(20, 'make ready, physical', false, 1, '0/3000000', '0', false, false, true, 'up', NULL, NULL, 1, true, '0/3000000', '0'))
+	(20, 'make ready, physical', false, 1, '0/3000000', '0', false, false, true, 'up', NULL, NULL, 1, true, '0/3000000', '0'),
+	-- which rule wins where two apply
+	(21, 'blocker before creating a copy', true, 1, '0/3000000', '750', false, true, true, 'up', '"hot_standby_feedback" is off', NULL, NULL, NULL, NULL, NULL),
+	(22, 'blocker before moving a ready copy', true, 1, '0/3000000', '750', false, true, true, 'up', '"hot_standby_feedback" is off', NULL, 1, false, '0/2000000', '740'),
+	(23, 'invalidated before blocker', true, 1, '0/3000000', '750', true, true, true, 'up', '"hot_standby_feedback" is off', NULL, 1, false, '0/2000000', '740'),
+	(24, 'primary_slot_name before invalidated', false, 1, '0/3000000', '0', true, false, true, 'copy', NULL, NULL, 1, false, '0/2000000', '0'),
+	(25, 'catalog_xmin equal to the reservation', true, 1, '0/3000000', '750', false, true, true, 'up', NULL, '740', 1, true, '0/2000000', '750'),
+	(26, 'physical row, upstream ignored', false, 1, '0/3000000', '0', false, false, true, 'up', NULL, '745', 1, true, '0/3000000', '0'))
 	AS c(n, rule, logical, identity, restart_lsn, catalog_xmin, invalidated,
 		 snapshot, database_exists, primary_slot_name, blocker,
 		 upstream_catalog_xmin, local_identity, local_waiting,

@@ -210,7 +210,7 @@ $primary->stop('immediate');
 $log_offset = -s $standby->logfile;
 $standby->promote;
 $standby->wait_for_log(
-	qr/dropped copies of replication slots that were not ready when recovery ended: "never_ready"/,
+	qr/dropped copies of replication slots that were not ready when recovery ended\n.*DETAIL:  The copies dropped: "never_ready"\./,
 	$log_offset);
 is( $standby->safe_psql(
 		'postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'never_ready'"),

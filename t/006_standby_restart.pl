@@ -91,7 +91,7 @@ $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 is($standby->safe_psql('postgres', 'SELECT count(*) FROM public.t'),
 	'2', 'the standby replays past DROP DATABASE');
 $standby->wait_for_log(
-	qr/LOG:  letting go of copies of replication slots in database \d+, which replay is about to drop/,
+	qr/LOG:  letting go of copies of replication slots in database with OID \d+, which replay is about to drop/,
 	$log_offset);
 $primary->safe_psql('postgres', 'ALTER SYSTEM RESET slot_failover.naptime');
 $primary->reload;
