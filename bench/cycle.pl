@@ -66,6 +66,8 @@ for my $n (@counts)
 {
 	mark_new_slots($primary, 'cycle', $marked + 1, $n);
 	$marked = $n;
+	# the marks' commits wake the worker: let that cycle pass first
+	$primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
 	my %ms;
 	for my $i (0 .. $samples)
 	{
