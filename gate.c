@@ -193,6 +193,7 @@ static bool sf_gate_slot_marked(void);
 static XLogRecPtr sf_gate_standbys_flushed(SfStandbySeen *seen);
 static XLogRecPtr sf_gate_wait(XLogRecPtr lsn);
 static int	sf_gate_blocking(SfStandbySeen *seen, XLogRecPtr lsn);
+static void sf_gate_reload_if_asked(void);
 static void sf_gate_warn(int i, SfStandbyTrouble trouble, XLogRecPtr lsn);
 static void sf_gate_exit_if_shutdown(XLogRecPtr lsn, bool row_ready);
 static void sf_gate_keepalive_out(const char *s, XLogRecPtr lsn);
@@ -812,12 +813,7 @@ sf_gate_wait(XLogRecPtr lsn)
 		int			blocking;
 
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-			SyncRepInitConfig();
-		}
+		sf_gate_reload_if_asked();
 		if (standby_slots == NULL || standby_slots->n == 0 ||
 			!sf_gate_slot_marked())
 		{
@@ -873,6 +869,21 @@ sf_gate_wait(XLogRecPtr lsn)
 	if (published != -2)
 		sf_gate_publish(false, NULL, InvalidXLogRecPtr, 0);
 	return flushed;
+}
+
+/*
+ * Reload the configuration if asked, as walsender.c does in its loops: a
+ * waiting walsender consumes ConfigReloadPending, so it also does what
+ * walsender.c does after a reload.
+ */
+static void
+sf_gate_reload_if_asked(void)
+{
+	if (!ConfigReloadPending)
+		return;
+	ConfigReloadPending = false;
+	ProcessConfigFile(PGC_SIGHUP);
+	SyncRepInitConfig();
 }
 
 /*

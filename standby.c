@@ -749,7 +749,7 @@ sf_standby_finish(void)
  * none), and the local slot (local_identity: NULL if there is none, 0 if
  * it has no marker; local_waiting, local_restart_lsn, local_catalog_xmin).
  * state and reason are NULL when the decision is taken again after the
- * action.
+ * action.  Long only because it unpacks its arguments one by one.
  */
 Datum
 slot_failover_decide_for_test(PG_FUNCTION_ARGS)

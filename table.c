@@ -231,7 +231,8 @@ sf_table_row_identity(Name slot_name)
 /*
  * Insert (or replace) the slot's row, with its state, a new identity and,
  * for a logical slot, the decoding snapshot serialized at its restart_lsn
- * (NULL if there is none).
+ * (NULL if there is none).  Long only because it fills in one parameter
+ * per column.
  */
 void
 sf_table_insert_row(Name slot_name, int64 identity, const SlotState *state,
@@ -446,7 +447,8 @@ sf_table_lock_rows(const NameData *names, int n, bool *locked)
  * positions they carry.  A row's snapshot is replaced where
  * snapshot_moved says so (its restart_lsn moved), by rows[i].snapshot or
  * NULL.  Caller holds the rows' locks.  Returns the number of rows
- * updated.
+ * updated.  Long only because it builds one array parameter per column,
+ * so that all rows go in one statement.
  */
 int
 sf_table_update_rows(const SlotRow *rows, const bool *snapshot_moved, int nrows)
