@@ -389,8 +389,13 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 		sf_set_decision(decision, SF_DO_DROP, SF_COPY_ERROR, "%s",
 						row->invalidated ? "the slot is invalidated on the primary" :
 						"the slot reserves no WAL on the primary");
-	/* 6: the primary would not keep the copy's catalog rows */
-	else if (row->logical && facts->logical_blocker != NULL)
+	/*
+	 * 6: the primary would not keep a new copy's catalog rows.  A ready
+	 * copy's catalog_xmin is its row's, which the primary's own slot holds:
+	 * it needs none of this, and stays ready while the primary is away.
+	 */
+	else if (row->logical && facts->logical_blocker != NULL &&
+			 (!local->exists || local->waiting))
 		sf_set_decision(decision, SF_DO_BLOCKED, SF_COPY_WAITING, "%s",
 						facts->logical_blocker);
 	/* 7: create it, then ask again */
@@ -543,7 +548,8 @@ sf_sync_row(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 		sf_set_state(entry, decision.state, "%s", decision.reason);
 		return;
 	}
-	if (row->logical)
+	/* a ready copy moving says nothing of the settings */
+	if (row->logical && facts.logical_blocker == NULL)
 		warned_blocker = NULL;
 
 	sf_keep_copy(row, entry, &facts, &decision);
@@ -612,15 +618,15 @@ sf_keep_copy(SlotRow *row, CopyEntry *entry, CopyFacts *facts,
  * row names the same slot, moved in place (sf_advance_held_copy).  Returns
  * false if the row needs sf_sync_row.  Its conditions are those under
  * which sf_decide_copy would say SF_DO_ADVANCE for such a copy (rules 3 to
- * 6 do not apply); any doubt goes to sf_sync_row, which asks it.
+ * 5 do not apply; rule 6 does not apply to a ready copy); any doubt goes to
+ * sf_sync_row, which asks it.
  */
 static bool
 sf_sync_held_copy(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 {
 	if (entry->slot == NULL || entry->state != SF_COPY_READY ||
 		row == upstream || row->identity != entry->identity ||
-		row->invalidated || XLogRecPtrIsInvalid(row->restart_lsn) ||
-		(row->logical && sf_logical_blocker() != NULL))
+		row->invalidated || XLogRecPtrIsInvalid(row->restart_lsn))
 		return false;
 
 	return sf_advance_held_copy(entry->slot, row);
@@ -653,7 +659,9 @@ sf_ignore_foreign_row(SlotRow *row, CopyEntry *entry)
 }
 
 /*
- * Why logical copies cannot become ready on this standby, or NULL.
+ * Why logical copies cannot become ready on this standby, or NULL.  It
+ * matters only to a copy that is not ready yet (rule 6): its reservation
+ * must reach the primary through this standby's feedback.
  */
 static const char *
 sf_logical_blocker(void)

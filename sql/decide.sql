@@ -24,7 +24,7 @@ FROM (VALUES
 	(4, 'primary_slot_name', false, 1, '0/3000000', '0', false, false, true, 'copy', NULL, NULL, 1, true, '0/1000000', '0'),
 	(5, 'invalidated', true, 1, '0/3000000', '750', true, true, true, 'up', NULL, NULL, 1, false, '0/1000000', '700'),
 	(6, 'no restart_lsn', false, 1, '0/0', '0', false, false, true, 'up', NULL, NULL, NULL, NULL, NULL, NULL),
-	(7, 'logical blocker', true, 1, '0/3000000', '750', false, true, true, 'up', '"hot_standby_feedback" is off', NULL, 1, true, '0/1000000', '700'),
+	(7, 'logical blocker, waiting copy', true, 1, '0/3000000', '750', false, true, true, 'up', '"hot_standby_feedback" is off', NULL, 1, true, '0/1000000', '700'),
 	(8, 'physical, blocker ignored', false, 1, '0/3000000', '0', false, false, true, 'up', '"hot_standby_feedback" is off', NULL, NULL, NULL, NULL, NULL),
 	(9, 'no copy', true, 1, '0/3000000', '750', false, true, true, 'up', NULL, NULL, NULL, NULL, NULL, NULL),
 	(10, 'ready copy advances', true, 1, '0/3000000', '750', false, false, true, 'up', NULL, NULL, 1, false, '0/4000000', '800'),
@@ -40,11 +40,13 @@ FROM (VALUES
 	(20, 'make ready, physical', false, 1, '0/3000000', '0', false, false, true, 'up', NULL, NULL, 1, true, '0/3000000', '0'),
 	-- which rule wins where two apply
 	(21, 'blocker before creating a copy', true, 1, '0/3000000', '750', false, true, true, 'up', '"hot_standby_feedback" is off', NULL, NULL, NULL, NULL, NULL),
-	(22, 'blocker before moving a ready copy', true, 1, '0/3000000', '750', false, true, true, 'up', '"hot_standby_feedback" is off', NULL, 1, false, '0/2000000', '740'),
+	(22, 'a ready copy moves despite a blocker', true, 1, '0/3000000', '750', false, true, true, 'up', 'this standby does not stream from a primary', NULL, 1, false, '0/2000000', '740'),
 	(23, 'invalidated before blocker', true, 1, '0/3000000', '750', true, true, true, 'up', '"hot_standby_feedback" is off', NULL, 1, false, '0/2000000', '740'),
 	(24, 'primary_slot_name before invalidated', false, 1, '0/3000000', '0', true, false, true, 'copy', NULL, NULL, 1, false, '0/2000000', '0'),
 	(25, 'catalog_xmin equal to the reservation', true, 1, '0/3000000', '750', false, true, true, 'up', NULL, '740', 1, true, '0/2000000', '750'),
-	(26, 'physical row, upstream ignored', false, 1, '0/3000000', '0', false, false, true, 'up', NULL, '745', 1, true, '0/3000000', '0'))
+	(26, 'physical row, upstream ignored', false, 1, '0/3000000', '0', false, false, true, 'up', NULL, '745', 1, true, '0/3000000', '0'),
+	(27, 'blocker, no copy, row ready to take', true, 1, '0/3000000', '750', false, true, true, 'up', 'this standby does not stream from a primary', NULL, NULL, NULL, NULL, NULL),
+	(28, 'blocker, waiting copy the row has passed', true, 1, '0/3000000', '750', false, true, true, 'up', 'this standby does not stream from a primary', '740', 1, true, '0/2000000', '740'))
 	AS c(n, rule, logical, identity, restart_lsn, catalog_xmin, invalidated,
 		 snapshot, database_exists, primary_slot_name, blocker,
 		 upstream_catalog_xmin, local_identity, local_waiting,
