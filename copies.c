@@ -404,9 +404,11 @@ sf_save_copy(ReplicationSlot *slot, bool old_two_phase,
  * restartpoint to save, as core does for the slots of its walsenders
  * (PhysicalConfirmReceivedLocation, LogicalConfirmReceivedLocation).
  * Returns false, changing nothing, if the copy is not the one we hold
- * under that name, or if it needs sf_advance_copy: a new restart_lsn or
- * catalog_xmin of a logical slot needs its snapshot written and the copy
- * saved, and so does a new two_phase state.
+ * under that name, if a restartpoint invalidated it (its WAL is gone: it
+ * must be made anew, not moved, which would make it look valid), or if it
+ * needs sf_advance_copy: a new restart_lsn or catalog_xmin of a logical
+ * slot needs its snapshot written and the copy saved, and so does a new
+ * two_phase state.
  */
 bool
 sf_advance_held_copy(ReplicationSlot *slot, const SlotRow *row)
@@ -416,7 +418,8 @@ sf_advance_held_copy(ReplicationSlot *slot, const SlotRow *row)
 	/* while we hold it, nobody else can drop or move it */
 	SpinLockAcquire(&slot->mutex);
 	handled = slot->in_use && slot->active_pid == MyProcPid &&
-		strcmp(NameStr(slot->data.name), NameStr(row->name)) == 0;
+		strcmp(NameStr(slot->data.name), NameStr(row->name)) == 0 &&
+		!sf_slot_invalidated(slot);
 	if (handled && row->logical)
 	{
 		handled = row->restart_lsn == slot->data.restart_lsn &&

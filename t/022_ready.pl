@@ -2,7 +2,8 @@
 
 # What "ready" promises: a copy in state ready, used right after promotion,
 # decodes or streams from its row's position.  It stays ready while the
-# primary is unreachable.
+# primary is unreachable, and a copy invalidated on the standby is never
+# ready: it is made anew.
 use strict;
 use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
@@ -33,6 +34,55 @@ wait_for_copy_state($standby, 'logical', 'waiting');
 $primary->safe_psql('postgres', 'INSERT INTO public.t SELECT generate_series(1, 10)');
 ok(make_copy_ready($primary, $standby, 'logical', replay => 1),
 	'the logical copy is ready');
+
+##########
+# A copy that a restartpoint invalidated on the standby (its WAL was
+# removed, max_slot_wal_keep_size) is never ready: the worker says why,
+# drops it and makes a new one, which waits.  The primary's slot does not
+# move, so the copy lags.
+##########
+$primary->safe_psql(
+	'postgres', q{
+SELECT pg_create_physical_replication_slot('lagging', true);
+SELECT slot_failover.mark('lagging');
+});
+my $small = new_standby($primary, 'backup', 'small',
+	conf => "max_slot_wal_keep_size = 1MB\n");
+$primary->wait_for_catchup($small, 'replay', $primary->lsn('insert'));
+$small->safe_psql('postgres', 'SELECT slot_failover.sync()');
+ok(wait_for_copy_state($small, 'lagging', 'ready'),
+	'the copy of a slot that does not move is ready');
+
+my $offset = -s $small->logfile;
+for my $i (1 .. 4)
+{
+	$primary->safe_psql('postgres',
+		"INSERT INTO public.t VALUES (100 + $i); SELECT pg_switch_wal();");
+}
+$primary->safe_psql('postgres', 'CHECKPOINT');
+$primary->wait_for_catchup($small, 'replay', $primary->lsn('insert'));
+$small->safe_psql('postgres', 'CHECKPOINT');
+ok($small->wait_for_log(qr/invalidating slot "lagging"/, $offset),
+	'a restartpoint invalidates the lagging copy');
+ok( $small->wait_for_log(
+		qr/WARNING:  copy of replication slot "lagging" is not usable: the copy on this standby was invalidated \(its WAL was removed\); it is made anew/,
+		$offset),
+	'the worker says the copy was invalidated');
+ok(wait_for_copy_state($small, 'lagging', 'waiting'),
+	'and the new copy waits');
+is( $small->safe_psql(
+		'postgres', q{
+SELECT count(*) FROM slot_failover.status s JOIN pg_replication_slots r USING (slot_name)
+WHERE s.state = 'ready' AND (r.wal_status = 'lost' OR r.restart_lsn IS NULL)}),
+	'0',
+	'no copy whose WAL is lost says ready');
+is( $small->safe_psql(
+		'postgres',
+		"SELECT wal_status <> 'lost' AND restart_lsn IS NOT NULL FROM pg_replication_slots WHERE slot_name = 'lagging'"
+	),
+	't',
+	'the new copy holds WAL');
+$small->stop;
 
 ##########
 # A ready copy stays ready when the primary is unreachable: its catalog_xmin
