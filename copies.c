@@ -267,7 +267,8 @@ sf_two_phase_differs(const SlotRow *row, ReplicationSlot *slot)
  * The steps, in this order: a logical copy's restart_lsn (and the
  * catalog_xmin that goes with it) moves only to a point whose decoding
  * snapshot the row carries, which is written first: decoding after
- * promotion must find it there.  Then the copy takes the row's positions
+ * promotion must find it there.  It is written too, if missing, when the
+ * copy's restart_lsn is the row's already.  Then the copy takes the row's positions
  * in memory (sf_take_positions); then, if needed, it is saved
  * (sf_save_copy); only then does its effective catalog_xmin, which other
  * processes see, move; last, the marker of a copy becoming ready.
@@ -302,7 +303,16 @@ sf_advance_copy(const SlotRow *row, bool make_ready)
 
 	move_restart = row->restart_lsn > restart_lsn &&
 		(!row->logical || row->snapshot != NULL);
-	if (move_restart && row->logical)
+
+	/*
+	 * Also when the copy is already there: a new copy's reservation can be
+	 * the row's restart_lsn (an idle primary's slot restarts at a
+	 * checkpoint's redo pointer, where a restartpoint here puts the
+	 * reservation), and the file must be there before the copy is ready.
+	 * sf_snapshot_write does nothing if it is.
+	 */
+	if (row->logical && row->snapshot != NULL &&
+		row->restart_lsn >= restart_lsn)
 		sf_snapshot_write(row->restart_lsn, row->snapshot);
 
 	if (sf_take_positions(slot, row, move_restart, &save))

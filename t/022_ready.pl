@@ -2,8 +2,9 @@
 
 # What "ready" promises: a copy in state ready, used right after promotion,
 # decodes or streams from its row's position.  It stays ready while the
-# primary is unreachable, and a copy invalidated on the standby is never
-# ready: it is made anew.
+# primary is unreachable, a copy invalidated on the standby is never
+# ready (it is made anew), and a logical copy is ready only with the
+# decoding snapshot of its restart_lsn.
 use strict;
 use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
@@ -83,6 +84,43 @@ is( $small->safe_psql(
 	't',
 	'the new copy holds WAL');
 $small->stop;
+
+##########
+# A logical copy is ready only with the decoding snapshot of its
+# restart_lsn on disk, also when its reservation is the row's restart_lsn
+# itself, so that it never moves there.  On an idle primary a consumed
+# slot restarts at the last checkpoint's redo pointer, where the standby's
+# restartpoint puts a new copy's reservation.
+##########
+$primary->safe_psql('postgres',
+	"SELECT pg_create_logical_replication_slot('snap', 'test_decoding')");
+my $at_redo = 'f';
+for (1 .. 5)
+{
+	move_slots($primary, 'snap');
+	$at_redo = $primary->safe_psql('postgres',
+		"SELECT restart_lsn = (SELECT redo_lsn FROM pg_control_checkpoint()) FROM pg_replication_slots WHERE slot_name = 'snap'"
+	);
+	last if $at_redo eq 't';
+}
+is($at_redo, 't', 'the slot restarts at the checkpoint\'s redo pointer');
+$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+$standby->safe_psql('postgres', 'CHECKPOINT');
+$primary->safe_psql('postgres', "SELECT slot_failover.mark('snap')");
+sync_standby($primary, $standby);
+ok(wait_for_copy_state($standby, 'snap', 'ready'), 'the copy is ready');
+is( $standby->safe_psql(
+		'postgres',
+		"SELECT r.restart_lsn = s.restart_lsn FROM pg_replication_slots r JOIN slot_failover.slots s USING (slot_name) WHERE slot_name = 'snap'"
+	),
+	't',
+	'at its row\'s restart_lsn');
+is( $standby->safe_psql(
+		'postgres',
+		"SELECT count(*) FROM pg_ls_logicalsnapdir() WHERE name = (SELECT replace(restart_lsn::text, '/', '-') || '.snap' FROM pg_replication_slots WHERE slot_name = 'snap')"
+	),
+	'1',
+	'with the decoding snapshot of its restart_lsn on disk');
 
 ##########
 # A ready copy stays ready when the primary is unreachable: its catalog_xmin
