@@ -267,7 +267,8 @@ sf_two_phase_differs(const SlotRow *row, ReplicationSlot *slot)
  * The steps, in this order: a logical copy's restart_lsn (and the
  * catalog_xmin that goes with it) moves only to a point whose decoding
  * snapshot the row carries, which is written first: decoding after
- * promotion must find it there.  Then the copy takes the row's positions
+ * promotion must find it there.  It is written too, if missing, when the
+ * copy's restart_lsn is the row's already.  Then the copy takes the row's positions
  * in memory (sf_take_positions); then, if needed, it is saved
  * (sf_save_copy); only then does its effective catalog_xmin, which other
  * processes see, move; last, the marker of a copy becoming ready.
@@ -302,7 +303,16 @@ sf_advance_copy(const SlotRow *row, bool make_ready)
 
 	move_restart = row->restart_lsn > restart_lsn &&
 		(!row->logical || row->snapshot != NULL);
-	if (move_restart && row->logical)
+
+	/*
+	 * Also when the copy is already there: a new copy's reservation can be
+	 * the row's restart_lsn (an idle primary's slot restarts at a
+	 * checkpoint's redo pointer, where a restartpoint here puts the
+	 * reservation), and the file must be there before the copy is ready.
+	 * sf_snapshot_write does nothing if it is.
+	 */
+	if (row->logical && row->snapshot != NULL &&
+		row->restart_lsn >= restart_lsn)
 		sf_snapshot_write(row->restart_lsn, row->snapshot);
 
 	if (sf_take_positions(slot, row, move_restart, &save))
@@ -404,9 +414,11 @@ sf_save_copy(ReplicationSlot *slot, bool old_two_phase,
  * restartpoint to save, as core does for the slots of its walsenders
  * (PhysicalConfirmReceivedLocation, LogicalConfirmReceivedLocation).
  * Returns false, changing nothing, if the copy is not the one we hold
- * under that name, or if it needs sf_advance_copy: a new restart_lsn or
- * catalog_xmin of a logical slot needs its snapshot written and the copy
- * saved, and so does a new two_phase state.
+ * under that name, if a restartpoint invalidated it (its WAL is gone: it
+ * must be made anew, not moved, which would make it look valid), or if it
+ * needs sf_advance_copy: a new restart_lsn or catalog_xmin of a logical
+ * slot needs its snapshot written and the copy saved, and so does a new
+ * two_phase state.
  */
 bool
 sf_advance_held_copy(ReplicationSlot *slot, const SlotRow *row)
@@ -416,7 +428,8 @@ sf_advance_held_copy(ReplicationSlot *slot, const SlotRow *row)
 	/* while we hold it, nobody else can drop or move it */
 	SpinLockAcquire(&slot->mutex);
 	handled = slot->in_use && slot->active_pid == MyProcPid &&
-		strcmp(NameStr(slot->data.name), NameStr(row->name)) == 0;
+		strcmp(NameStr(slot->data.name), NameStr(row->name)) == 0 &&
+		!sf_slot_invalidated(slot);
 	if (handled && row->logical)
 	{
 		handled = row->restart_lsn == slot->data.restart_lsn &&

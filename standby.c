@@ -95,6 +95,7 @@ typedef struct LocalSlot
 	bool		owned;			/* has a marker: ours */
 	int64		identity;		/* from the marker */
 	bool		waiting;		/* from the marker */
+	bool		invalidated;	/* its WAL was removed here */
 	XLogRecPtr	restart_lsn;
 	TransactionId catalog_xmin;
 } LocalSlot;
@@ -114,7 +115,8 @@ typedef enum CopyAction
 {
 	SF_DO_NONE,					/* only report the state */
 	SF_DO_CONFLICT,				/* report, once; leave the slot alone */
-	SF_DO_REPLACE,				/* drop the copy, then decide again */
+	SF_DO_REPLACE,				/* drop the copy (WARNING if a reason), then
+								 * decide again */
 	SF_DO_DROP,					/* drop the copy if there is one */
 	SF_DO_BLOCKED,				/* keep the copy; WARNING once */
 	SF_DO_CREATE,				/* create the copy, then decide again */
@@ -132,7 +134,8 @@ static const char *const copy_action_names[] = {
 typedef struct CopyDecision
 {
 	CopyAction	action;
-	SlotFailoverCopyState state;	/* not set for REPLACE and CREATE */
+	SlotFailoverCopyState state;	/* not set for CREATE, nor for REPLACE
+									 * without a reason */
 	char		reason[SF_REASON_LEN];
 } CopyDecision;
 
@@ -299,6 +302,7 @@ sf_find_local(const char *name, LocalSlot *local)
 		local->exists = true;
 		local->restart_lsn = slot->data.restart_lsn;
 		local->catalog_xmin = slot->data.catalog_xmin;
+		local->invalidated = sf_slot_invalidated(slot);
 		SpinLockRelease(&slot->mutex);
 	}
 	LWLockRelease(ReplicationSlotControlLock);
@@ -355,9 +359,11 @@ sf_set_decision(CopyDecision *decision, CopyAction action,
  * locks, no messages, no change to anything but *decision; sf_sync_row
  * carries it out.
  *
- * SF_DO_REPLACE and SF_DO_CREATE change the local slot, and set no state:
- * the caller carries them out and asks again with the new local slot, so
- * that a new copy's waiting is judged against the reservation it got.
+ * SF_DO_REPLACE and SF_DO_CREATE change the local slot, and set no state
+ * (but for a copy invalidated here, whose reason the caller reports before
+ * it drops the copy): the caller carries them out and asks again with the
+ * new local slot, so that a new copy's waiting is judged against the
+ * reservation it got.
  */
 static void
 sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
@@ -380,6 +386,10 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 	/* 3: a slot dropped and created again on the primary is a new slot */
 	else if (local->exists && local->identity != row->identity)
 		decision->action = SF_DO_REPLACE;
+	/* 3: a copy whose WAL was removed here holds nothing; make it anew */
+	else if (local->exists && local->invalidated)
+		sf_set_decision(decision, SF_DO_REPLACE, SF_COPY_ERROR, "%s",
+						"the copy on this standby was invalidated (its WAL was removed); it is made anew");
 	/* 4: our own upstream slot would pin WAL for nobody after promotion */
 	else if (facts->is_primary_slot)
 		sf_set_decision(decision, SF_DO_DROP, SF_COPY_WAITING,
@@ -389,8 +399,13 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 		sf_set_decision(decision, SF_DO_DROP, SF_COPY_ERROR, "%s",
 						row->invalidated ? "the slot is invalidated on the primary" :
 						"the slot reserves no WAL on the primary");
-	/* 6: the primary would not keep the copy's catalog rows */
-	else if (row->logical && facts->logical_blocker != NULL)
+	/*
+	 * 6: the primary would not keep a new copy's catalog rows.  A ready
+	 * copy's catalog_xmin is its row's, which the primary's own slot holds:
+	 * it needs none of this, and stays ready while the primary is away.
+	 */
+	else if (row->logical && facts->logical_blocker != NULL &&
+			 (!local->exists || local->waiting))
 		sf_set_decision(decision, SF_DO_BLOCKED, SF_COPY_WAITING, "%s",
 						facts->logical_blocker);
 	/* 7: create it, then ask again */
@@ -515,6 +530,14 @@ sf_sync_row(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 
 	if (decision.action == SF_DO_REPLACE)
 	{
+		/* said once: the copy goes now */
+		if (decision.reason[0] != '\0')
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("copy of replication slot \"%s\" is not usable: %s",
+							name, decision.reason),
+					 errdetail("The copy is dropped and made anew; the new copy must become ready before this standby can take over the slot."),
+					 errhint("Raise \"max_slot_wal_keep_size\" on this standby if its copies lag this much.")));
 		sf_drop_copy(name);
 		facts.local.exists = false;
 		sf_decide_copy(row, &facts, &decision);
@@ -543,7 +566,8 @@ sf_sync_row(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 		sf_set_state(entry, decision.state, "%s", decision.reason);
 		return;
 	}
-	if (row->logical)
+	/* a ready copy moving says nothing of the settings */
+	if (row->logical && facts.logical_blocker == NULL)
 		warned_blocker = NULL;
 
 	sf_keep_copy(row, entry, &facts, &decision);
@@ -612,15 +636,15 @@ sf_keep_copy(SlotRow *row, CopyEntry *entry, CopyFacts *facts,
  * row names the same slot, moved in place (sf_advance_held_copy).  Returns
  * false if the row needs sf_sync_row.  Its conditions are those under
  * which sf_decide_copy would say SF_DO_ADVANCE for such a copy (rules 3 to
- * 6 do not apply); any doubt goes to sf_sync_row, which asks it.
+ * 5 do not apply; rule 6 does not apply to a ready copy); any doubt goes to
+ * sf_sync_row, which asks it.
  */
 static bool
 sf_sync_held_copy(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 {
 	if (entry->slot == NULL || entry->state != SF_COPY_READY ||
 		row == upstream || row->identity != entry->identity ||
-		row->invalidated || XLogRecPtrIsInvalid(row->restart_lsn) ||
-		(row->logical && sf_logical_blocker() != NULL))
+		row->invalidated || XLogRecPtrIsInvalid(row->restart_lsn))
 		return false;
 
 	return sf_advance_held_copy(entry->slot, row);
@@ -653,7 +677,9 @@ sf_ignore_foreign_row(SlotRow *row, CopyEntry *entry)
 }
 
 /*
- * Why logical copies cannot become ready on this standby, or NULL.
+ * Why logical copies cannot become ready on this standby, or NULL.  It
+ * matters only to a copy that is not ready yet (rule 6): its reservation
+ * must reach the primary through this standby's feedback.
  */
 static const char *
 sf_logical_blocker(void)
@@ -747,9 +773,9 @@ sf_standby_finish(void)
  * standby (database_exists, primary_slot_name or NULL, the logical blocker
  * or NULL, the catalog_xmin of primary_slot_name's row or NULL if there is
  * none), and the local slot (local_identity: NULL if there is none, 0 if
- * it has no marker; local_waiting, local_restart_lsn, local_catalog_xmin).
- * state and reason are NULL when the decision is taken again after the
- * action.  Long only because it unpacks its arguments one by one.
+ * it has no marker; local_waiting, local_restart_lsn, local_catalog_xmin,
+ * local_invalidated).  state and reason are NULL when the decision is
+ * taken again after the action and reports nothing before it.  Long only because it unpacks its arguments one by one.
  */
 Datum
 slot_failover_decide_for_test(PG_FUNCTION_ARGS)
@@ -763,10 +789,10 @@ slot_failover_decide_for_test(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-	if (PG_NARGS() != 16)
+	if (PG_NARGS() != 17)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_FUNCTION_DEFINITION),
-				 errmsg("function slot_failover_decide_for_test takes 16 arguments, not %d",
+				 errmsg("function slot_failover_decide_for_test takes 17 arguments, not %d",
 						PG_NARGS())));
 	for (int i = 0; i < PG_NARGS(); i++)
 		if (PG_ARGISNULL(i) && (i <= 8 || (i >= 13 && !PG_ARGISNULL(12))))
@@ -811,6 +837,7 @@ slot_failover_decide_for_test(PG_FUNCTION_ARGS)
 		facts.local.waiting = PG_GETARG_BOOL(13);
 		facts.local.restart_lsn = PG_GETARG_LSN(14);
 		facts.local.catalog_xmin = PG_GETARG_TRANSACTIONID(15);
+		facts.local.invalidated = PG_GETARG_BOOL(16);
 	}
 
 	sf_decide_copy(&row, &facts, &decision);
@@ -818,7 +845,8 @@ slot_failover_decide_for_test(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	values[0] = CStringGetTextDatum(copy_action_names[decision.action]);
-	if (decision.action == SF_DO_REPLACE || decision.action == SF_DO_CREATE)
+	if (decision.action == SF_DO_CREATE ||
+		(decision.action == SF_DO_REPLACE && decision.reason[0] == '\0'))
 		nulls[1] = nulls[2] = true;
 	else
 	{
