@@ -19,8 +19,9 @@
  *	  word "waiting".
  *	- A logical copy also needs the decoding snapshot the primary serialized
  *	  at the row's restart_lsn, which the row carries (snapshot.c); it is
- *	  written here before the copy's restart_lsn moves there.  A ready copy
- *	  whose row has no snapshot for a new restart_lsn keeps its old one.
+ *	  written here before the copy's restart_lsn moves there, or before a
+ *	  copy already there becomes ready.  A ready copy whose row has no
+ *	  snapshot for a new restart_lsn keeps its old one.
  *	- A copy only moves forward.
  *	- A logical copy has the row's two_phase and two_phase_at, saved before
  *	  it is reported ready with them: decoding a COMMIT PREPARED after
@@ -268,8 +269,8 @@ sf_two_phase_differs(const SlotRow *row, ReplicationSlot *slot)
  * catalog_xmin that goes with it) moves only to a point whose decoding
  * snapshot the row carries, which is written first: decoding after
  * promotion must find it there.  It is written too, if missing, when the
- * copy's restart_lsn is the row's already.  Then the copy takes the row's positions
- * in memory (sf_take_positions); then, if needed, it is saved
+ * copy's restart_lsn is the row's already.  Then the copy takes the row's
+ * positions in memory (sf_take_positions); then, if needed, it is saved
  * (sf_save_copy); only then does its effective catalog_xmin, which other
  * processes see, move; last, the marker of a copy becoming ready.
  *
@@ -291,6 +292,7 @@ sf_advance_copy(const SlotRow *row, bool make_ready)
 	bool		save = make_ready;
 	bool		old_two_phase;
 	XLogRecPtr	old_two_phase_at;
+	bool		invalidated;
 
 	sf_slot_acquire(NameStr(row->name));
 	slot = MyReplicationSlot;
@@ -299,7 +301,19 @@ sf_advance_copy(const SlotRow *row, bool make_ready)
 	restart_lsn = slot->data.restart_lsn;
 	old_two_phase = slot->data.two_phase;
 	old_two_phase_at = slot->data.two_phase_at;
+	invalidated = sf_slot_invalidated(slot);
 	SpinLockRelease(&slot->mutex);
+
+	/*
+	 * A restartpoint may have invalidated the copy since the decision, if we
+	 * did not hold it; moving its restart_lsn from 0 would hide that.  The
+	 * row's error lets the next cycle make it anew.
+	 */
+	if (invalidated)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("copy of replication slot \"%s\" was invalidated on this standby",
+						NameStr(row->name))));
 
 	move_restart = row->restart_lsn > restart_lsn &&
 		(!row->logical || row->snapshot != NULL);

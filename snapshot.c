@@ -15,7 +15,8 @@
  *
  * So the primary stores the file's contents in the slot's row (column
  * snapshot) whenever restart_lsn moves, and the standby writes them back
- * under the same name before it moves its copy's restart_lsn there.  The
+ * under the same name before it moves its copy's restart_lsn there, or
+ * before it makes ready a copy already there.  The
  * format is snapbuild.c's own, with its magic, version and checksum, which
  * it verifies when it reads the file; both nodes run the same major
  * version, as physical replication requires.

@@ -88,16 +88,14 @@ typedef struct CopyEntry
 	int64		identity;
 } CopyEntry;
 
-/* A local slot, as far as we need it. */
+/* A local slot, as far as we need it: its state, and what its marker says. */
 typedef struct LocalSlot
 {
 	bool		exists;
+	SlotState	state;			/* if it exists (slots.c) */
 	bool		owned;			/* has a marker: ours */
 	int64		identity;		/* from the marker */
 	bool		waiting;		/* from the marker */
-	bool		invalidated;	/* its WAL was removed here */
-	XLogRecPtr	restart_lsn;
-	TransactionId catalog_xmin;
 } LocalSlot;
 
 /* What sf_decide_copy knows besides the row; sf_gather_facts reads it. */
@@ -157,7 +155,7 @@ static void sf_keep_copy(SlotRow *row, CopyEntry *entry, CopyFacts *facts,
 static void sf_sync_row_guarded(SlotRow *row, SlotRow *upstream, CopyEntry *entry);
 static bool sf_sync_held_copy(SlotRow *row, SlotRow *upstream, CopyEntry *entry);
 static void sf_ignore_foreign_row(SlotRow *row, CopyEntry *entry);
-static const char *sf_logical_blocker(void);
+static const char *sf_logical_blocker(bool ready_copy);
 static void sf_set_state(CopyEntry *entry, SlotFailoverCopyState state,
 						 const char *fmt,...) pg_attribute_printf(3, 4);
 static void sf_publish(void);
@@ -291,22 +289,8 @@ sf_standby_forget(void)
 static bool
 sf_find_local(const char *name, LocalSlot *local)
 {
-	ReplicationSlot *slot;
-
 	memset(local, 0, sizeof(LocalSlot));
-	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	slot = SearchNamedReplicationSlot(name, false);
-	if (slot != NULL)
-	{
-		SpinLockAcquire(&slot->mutex);
-		local->exists = true;
-		local->restart_lsn = slot->data.restart_lsn;
-		local->catalog_xmin = slot->data.catalog_xmin;
-		local->invalidated = sf_slot_invalidated(slot);
-		SpinLockRelease(&slot->mutex);
-	}
-	LWLockRelease(ReplicationSlotControlLock);
-
+	local->exists = sf_slot_read(name, &local->state);
 	if (local->exists)
 	{
 		local->identity = sf_marker_read(name, &local->waiting);
@@ -331,7 +315,8 @@ sf_gather_facts(SlotRow *row, SlotRow *upstream, CopyFacts *facts)
 	sf_find_local(NameStr(row->name), &facts->local);
 	facts->is_primary_slot = PrimarySlotName != NULL &&
 		strcmp(NameStr(row->name), PrimarySlotName) == 0;
-	facts->logical_blocker = row->logical ? sf_logical_blocker() : NULL;
+	facts->logical_blocker = row->logical ?
+		sf_logical_blocker(facts->local.exists && !facts->local.waiting) : NULL;
 	facts->upstream = upstream;
 }
 
@@ -357,7 +342,8 @@ sf_set_decision(CopyDecision *decision, CopyAction action,
  * the first that applies decides.  A pure function of its arguments, so
  * that it can be tested case by case (slot_failover_decide_for_test): no
  * locks, no messages, no change to anything but *decision; sf_sync_row
- * carries it out.
+ * carries it out.  Long because it is the whole list of rules, kept in
+ * one place so that it reads as the README's list.
  *
  * SF_DO_REPLACE and SF_DO_CREATE change the local slot, and set no state
  * (but for a copy invalidated here, whose reason the caller reports before
@@ -387,7 +373,7 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 	else if (local->exists && local->identity != row->identity)
 		decision->action = SF_DO_REPLACE;
 	/* 3: a copy whose WAL was removed here holds nothing; make it anew */
-	else if (local->exists && local->invalidated)
+	else if (local->exists && local->state.invalidated)
 		sf_set_decision(decision, SF_DO_REPLACE, SF_COPY_ERROR, "%s",
 						"the copy on this standby was invalidated (its WAL was removed); it is made anew");
 	/* 4: our own upstream slot would pin WAL for nobody after promotion */
@@ -399,13 +385,8 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 		sf_set_decision(decision, SF_DO_DROP, SF_COPY_ERROR, "%s",
 						row->invalidated ? "the slot is invalidated on the primary" :
 						"the slot reserves no WAL on the primary");
-	/*
-	 * 6: the primary would not keep a new copy's catalog rows.  A ready
-	 * copy's catalog_xmin is its row's, which the primary's own slot holds:
-	 * it needs none of this, and stays ready while the primary is away.
-	 */
-	else if (row->logical && facts->logical_blocker != NULL &&
-			 (!local->exists || local->waiting))
+	/* 6: the primary would not keep the copy's catalog rows */
+	else if (row->logical && facts->logical_blocker != NULL)
 		sf_set_decision(decision, SF_DO_BLOCKED, SF_COPY_WAITING, "%s",
 						facts->logical_blocker);
 	/* 7: create it, then ask again */
@@ -415,19 +396,19 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 	else if (!local->waiting)
 		sf_set_decision(decision, SF_DO_ADVANCE, SF_COPY_READY, "%s", "");
 	/* 9: the row does not hold all the copy reserved yet */
-	else if (row->restart_lsn < local->restart_lsn ||
+	else if (row->restart_lsn < local->state.restart_lsn ||
 			 (row->logical &&
 			  (!TransactionIdIsValid(row->catalog_xmin) ||
-			   TransactionIdPrecedes(row->catalog_xmin, local->catalog_xmin))))
+			   TransactionIdPrecedes(row->catalog_xmin, local->state.catalog_xmin))))
 	{
 		if (row->logical)
 			sf_set_decision(decision, SF_DO_WAIT, SF_COPY_WAITING,
 							"waiting for the primary's slot to reach this standby's reservation (restart_lsn %X/%X, catalog_xmin %u); its consumer must advance it",
-							LSN_FORMAT_ARGS(local->restart_lsn), local->catalog_xmin);
+							LSN_FORMAT_ARGS(local->state.restart_lsn), local->state.catalog_xmin);
 		else
 			sf_set_decision(decision, SF_DO_WAIT, SF_COPY_WAITING,
 							"waiting for the primary's slot to reach this standby's reservation (restart_lsn %X/%X)",
-							LSN_FORMAT_ARGS(local->restart_lsn));
+							LSN_FORMAT_ARGS(local->state.restart_lsn));
 	}
 	/* 10: decoding could not start at the row's restart_lsn */
 	else if (row->logical && row->snapshot == NULL)
@@ -437,10 +418,10 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 	/* 11: the primary does not hold the copy's catalog_xmin for us yet */
 	else if (row->logical && upstream != NULL &&
 			 (!TransactionIdIsValid(upstream->catalog_xmin) ||
-			  TransactionIdPrecedes(local->catalog_xmin, upstream->catalog_xmin)))
+			  TransactionIdPrecedes(local->state.catalog_xmin, upstream->catalog_xmin)))
 		sf_set_decision(decision, SF_DO_WAIT, SF_COPY_WAITING,
 						"waiting for the primary to hold catalog_xmin %u for this standby (slot \"%s\" shows %u)",
-						local->catalog_xmin, NameStr(upstream->name),
+						local->state.catalog_xmin, NameStr(upstream->name),
 						upstream->catalog_xmin);
 	/* 12: everything the row needs is held here */
 	else
@@ -636,15 +617,15 @@ sf_keep_copy(SlotRow *row, CopyEntry *entry, CopyFacts *facts,
  * row names the same slot, moved in place (sf_advance_held_copy).  Returns
  * false if the row needs sf_sync_row.  Its conditions are those under
  * which sf_decide_copy would say SF_DO_ADVANCE for such a copy (rules 3 to
- * 5 do not apply; rule 6 does not apply to a ready copy); any doubt goes to
- * sf_sync_row, which asks it.
+ * 6 do not apply); any doubt goes to sf_sync_row, which asks it.
  */
 static bool
 sf_sync_held_copy(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 {
 	if (entry->slot == NULL || entry->state != SF_COPY_READY ||
 		row == upstream || row->identity != entry->identity ||
-		row->invalidated || XLogRecPtrIsInvalid(row->restart_lsn))
+		row->invalidated || XLogRecPtrIsInvalid(row->restart_lsn) ||
+		(row->logical && sf_logical_blocker(true) != NULL))
 		return false;
 
 	return sf_advance_held_copy(entry->slot, row);
@@ -677,16 +658,21 @@ sf_ignore_foreign_row(SlotRow *row, CopyEntry *entry)
 }
 
 /*
- * Why logical copies cannot become ready on this standby, or NULL.  It
- * matters only to a copy that is not ready yet (rule 6): its reservation
- * must reach the primary through this standby's feedback.
+ * Why logical copies cannot be, or become, ready on this standby, or NULL
+ * (rule 6).  A copy's catalog rows are kept on the primary by this
+ * standby's physical slot there, which holds the catalog_xmin that
+ * hot_standby_feedback last sent: settings that stop the feedback, or
+ * clear it, leave them unprotected.  Not streaming, with those settings
+ * right, matters only to a copy that is not ready yet, whose reservation
+ * must still reach the primary: the slot there keeps what a ready copy
+ * needs while the primary is away (ready_copy).
  */
 static const char *
-sf_logical_blocker(void)
+sf_logical_blocker(bool ready_copy)
 {
 	if (wal_level < WAL_LEVEL_LOGICAL)
 		return "\"wal_level\" is not \"logical\" on this standby";
-	if (!WalRcvStreaming())
+	if (!ready_copy && !WalRcvStreaming())
 		return "this standby does not stream from a primary, so it cannot hold catalog rows there";
 	if (!hot_standby_feedback)
 		return "\"hot_standby_feedback\" is off, so the primary may remove catalog rows the copy needs";
@@ -835,9 +821,9 @@ slot_failover_decide_for_test(PG_FUNCTION_ARGS)
 		facts.local.identity = PG_GETARG_INT64(12);
 		facts.local.owned = facts.local.identity != 0;
 		facts.local.waiting = PG_GETARG_BOOL(13);
-		facts.local.restart_lsn = PG_GETARG_LSN(14);
-		facts.local.catalog_xmin = PG_GETARG_TRANSACTIONID(15);
-		facts.local.invalidated = PG_GETARG_BOOL(16);
+		facts.local.state.restart_lsn = PG_GETARG_LSN(14);
+		facts.local.state.catalog_xmin = PG_GETARG_TRANSACTIONID(15);
+		facts.local.state.invalidated = PG_GETARG_BOOL(16);
 	}
 
 	sf_decide_copy(&row, &facts, &decision);

@@ -41,7 +41,7 @@ FROM (VALUES
 	(20, 'make ready, physical', false, 1, '0/3000000', '0', false, false, true, 'up', NULL, NULL, 1, true, '0/3000000', '0', false),
 	-- which rule wins where two apply
 	(21, 'blocker before creating a copy', true, 1, '0/3000000', '750', false, true, true, 'up', '"hot_standby_feedback" is off', NULL, NULL, NULL, NULL, NULL, NULL),
-	(22, 'a ready copy moves despite a blocker', true, 1, '0/3000000', '750', false, true, true, 'up', 'this standby does not stream from a primary', NULL, 1, false, '0/2000000', '740', false),
+	(22, 'blocker, ready copy (feedback off)', true, 1, '0/3000000', '750', false, true, true, 'up', '"hot_standby_feedback" is off', NULL, 1, false, '0/2000000', '740', false),
 	(23, 'invalidated before blocker', true, 1, '0/3000000', '750', true, true, true, 'up', '"hot_standby_feedback" is off', NULL, 1, false, '0/2000000', '740', false),
 	(24, 'primary_slot_name before invalidated', false, 1, '0/3000000', '0', true, false, true, 'copy', NULL, NULL, 1, false, '0/2000000', '0', false),
 	(25, 'catalog_xmin equal to the reservation', true, 1, '0/3000000', '750', false, true, true, 'up', NULL, '740', 1, true, '0/2000000', '750', false),
