@@ -645,8 +645,8 @@ sf_drop_orphans(const char **wanted, int nwanted)
 }
 
 /*
- * Recovery has ended: drop the copies that never became ready, with one
- * LOG line naming them.  Ready copies stay, as ordinary slots.  The worker
+ * Recovery has ended: drop the copies that never became ready, and those
+ * invalidated on this standby, with one LOG line naming them.  Ready copies stay, as ordinary slots.  The worker
  * still holds them all, so that no client can take one that was not ready
  * in between (ReplicationSlotAcquire takes a slot active for our own PID);
  * the caller lets go of them afterwards.
@@ -663,8 +663,12 @@ sf_drop_waiting_copies(void)
 	{
 		const char *name = lfirst(lc);
 		bool		waiting;
+		SlotState	state;
 
-		if (sf_marker_read(name, &waiting) == 0 || !waiting)
+		if (sf_marker_read(name, &waiting) == 0)
+			continue;
+		/* an invalidated copy is no more ready than a waiting one */
+		if (!waiting && (!sf_slot_read(name, &state) || !state.invalidated))
 			continue;
 		ReplicationSlotDrop(name, true);
 		appendStringInfo(&dropped, "%s\"%s\"", dropped.len > 0 ? ", " : "", name);

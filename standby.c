@@ -511,15 +511,15 @@ sf_sync_row(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 
 	if (decision.action == SF_DO_REPLACE)
 	{
-		/* said once: the copy goes now */
+		sf_drop_copy(name);
+		/* said once, after the drop: the copy is gone now */
 		if (decision.reason[0] != '\0')
 			ereport(WARNING,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("copy of replication slot \"%s\" is not usable: %s",
-							name, decision.reason),
-					 errdetail("The copy is dropped and made anew; the new copy must become ready before this standby can take over the slot."),
+					 errmsg("copy of replication slot \"%s\" was invalidated on this standby",
+							name),
+					 errdetail("Its WAL was removed. The copy was dropped; a new one must become ready before this standby can take over the slot."),
 					 errhint("Raise \"max_slot_wal_keep_size\" on this standby if its copies lag this much.")));
-		sf_drop_copy(name);
 		facts.local.exists = false;
 		sf_decide_copy(row, &facts, &decision);
 	}

@@ -502,13 +502,17 @@ sf_pin_session_settings(void)
 
 /*
  * Forget our PID in shared state when we exit, so that the next worker can
- * start and sync() knows nobody will answer; and let go of the copies we
- * hold, which would otherwise stay active for a process that is gone.
+ * start and sync() knows nobody will answer; let go of the copies we hold,
+ * which would otherwise stay active for a process that is gone; and take
+ * our states off the status board, which nobody keeps true until the next
+ * worker's first cycle (a copy it showed ready may be invalidated, the
+ * reason PostgreSQL terminates a worker that holds it).
  */
 static void
 sf_worker_detach(int code, Datum arg)
 {
 	sf_release_held_copies();
+	sf_status_publish(NULL, 0);
 
 	SpinLockAcquire(&worker_shared->mutex);
 	if (worker_shared->worker_pid == MyProcPid)

@@ -14,12 +14,9 @@ use FindBin;
 use lib $FindBin::RealBin;
 use SlotFailoverTest;
 
-my $primary = new_primary('primary');
+my $primary = new_primary('primary', standby_slot => 1);
 $primary->safe_psql(
 	'postgres', q{
-CREATE EXTENSION slot_failover;
-CREATE TABLE public.t (id int PRIMARY KEY);
-SELECT pg_create_physical_replication_slot('standby_slot', true);
 SELECT pg_create_logical_replication_slot('gated', 'test_decoding');
 SELECT pg_create_logical_replication_slot('free', 'test_decoding');
 SELECT slot_failover.mark('gated');

@@ -21,6 +21,8 @@ our @EXPORT = qw(new_primary new_standby wait_for_copy_state move_slots
 # (archive WAL for restore_command standbys), naptime (slot_failover.naptime,
 # default 50ms; undef leaves slot_failover's default), autovacuum (leave it
 # on), extension (create slot_failover in database postgres once started),
+# standby_slot (also create the table public.t (id int PRIMARY KEY) and the
+# physical slot standby_slot, reserving WAL, for a streaming standby),
 # conf (appended last).
 sub new_primary
 {
@@ -38,7 +40,12 @@ sub new_primary
 		  . ($opts{conf} // ''));
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION slot_failover')
-	  if $opts{extension};
+	  if $opts{extension} || $opts{standby_slot};
+	$node->safe_psql(
+		'postgres', q{
+CREATE TABLE public.t (id int PRIMARY KEY);
+SELECT pg_create_physical_replication_slot('standby_slot', true);
+}) if $opts{standby_slot};
 	return $node;
 }
 
