@@ -144,7 +144,7 @@ extern void sf_primary_forget(void);
 /* standby.c */
 extern void sf_standby_cycle(bool force);
 extern void sf_standby_forget(void);
-extern void sf_standby_finish(void);
+extern void sf_standby_finish(bool last_pass);
 
 /* copies.c */
 extern bool sf_lock_database(Oid datoid);

@@ -40,9 +40,11 @@
  * lives in its own memory and needs no lock.  What a cycle found is
  * published on the status board (status.c), for the status view.
  *
- * When recovery ends, sf_standby_finish() drops the copies that never
- * became ready; the ready ones are ordinary persistent slots with a marker
- * matching their row, which the primary's role (primary.c) adopts.
+ * When recovery ends, sf_standby_finish() runs one last pass over the
+ * table as replay left it, which brings every ready copy to its row, then
+ * drops the copies that never became ready; the ready ones are ordinary
+ * persistent slots with a marker matching their row, which the primary's
+ * role (primary.c) adopts.
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -168,6 +170,9 @@ static XLogRecPtr last_replay = InvalidXLogRecPtr;
 
 /* said once until the settings change */
 static const char *warned_blocker = NULL;
+
+/* the last pass at the end of recovery (sf_standby_finish) is running */
+static bool finishing = false;
 
 /*
  * One cycle of the standby's role.  Does nothing unless replay moved since
@@ -536,9 +541,17 @@ sf_sync_row(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 	if (facts.local.exists)
 		sf_hold_copy(name);
 
+	/* the last pass makes no new copy: it would only be dropped */
+	if (finishing && decision.action == SF_DO_CREATE)
+	{
+		sf_set_state(entry, SF_COPY_WAITING, "%s",
+					 "recovery ended before the copy was made");
+		return;
+	}
+
 	if (decision.action == SF_DO_BLOCKED)
 	{
-		if (warned_blocker != facts.logical_blocker)
+		if (warned_blocker != facts.logical_blocker && !finishing)
 			ereport(WARNING,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("logical replication slots cannot be made ready on this standby"),
@@ -731,13 +744,61 @@ sf_publish(void)
 }
 
 /*
- * Recovery has ended: drop the copies that never became ready, let go of
- * the others, and forget the standby's state.  Ready copies stay, as ordinary
- * slots.
+ * Recovery has ended: bring every ready copy to its row, drop the copies
+ * that never became ready, let go of the others, and forget the standby's
+ * state.  Ready copies stay, as ordinary slots.
+ *
+ * With last_pass, which the worker asks for when it saw recovery end, the
+ * table is first read once more, as a forced cycle would: it holds exactly
+ * what replay brought, since nothing writes it before the worker takes the
+ * primary's role, and rows replayed since the last cycle must not be lost.
+ * The pass is the same per-row path (each row in its own subtransaction
+ * unless it only moves a held copy in place), but it makes no new copy,
+ * which could only be dropped; a waiting logical copy is blocked, since
+ * the standby does not stream any more, and is then dropped; a ready one
+ * is not (sf_logical_blocker).  An error outside the rows is reported and
+ * does not stop the promotion: the copies then stay where the last cycle
+ * left them.  The copies that moved are saved before anyone can use them,
+ * so that a crash after promotion does not take them back (a crash before
+ * this finds the next worker not knowing that it saw recovery: the copies
+ * are where they were last saved).
  */
 void
-sf_standby_finish(void)
+sf_standby_finish(bool last_pass)
 {
+	if (last_pass)
+	{
+		MemoryContext oldcxt = CurrentMemoryContext;
+
+		finishing = true;
+		PG_TRY();
+		{
+			sf_standby_cycle(true);
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(oldcxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			if (MyReplicationSlot != NULL)
+				ReplicationSlotRelease();
+			/* before the abort lets go of the databases' locks */
+			sf_release_held_copies();
+			AbortOutOfAnyTransaction();
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("could not bring the copies of replication slots to the rows replayed before promotion"),
+					 errdetail_internal("%s", edata->message)));
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+		finishing = false;
+		MemoryContextSwitchTo(oldcxt);
+		CheckPointReplicationSlots();
+	}
+
 	sf_drop_waiting_copies();
 	sf_release_held_copies();
 	sf_standby_forget();

@@ -554,10 +554,13 @@ sf_run_cycle(MemoryContext cycle_context)
 
 	PG_TRY();
 	{
-		/* recovery ended: copies that were not ready go */
+		/*
+		 * recovery ended: copies go to the rows replayed, if we saw
+		 * recovery; those that were not ready go
+		 */
 		if (!in_recovery && (sf_was_in_recovery || sf_first_cycle))
 		{
-			sf_standby_finish();
+			sf_standby_finish(sf_was_in_recovery);
 			sf_primary_forget();
 		}
 		sf_was_in_recovery = in_recovery;
