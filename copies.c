@@ -67,6 +67,7 @@
 #include "postgres.h"
 
 #include "access/transam.h"
+#include "access/xlog.h"
 #include "catalog/pg_database.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -91,6 +92,7 @@ static void sf_save_copy(ReplicationSlot *slot, bool old_two_phase,
 static void sf_release_copy(void);
 static void sf_let_go(Oid datoid);
 static int	sf_name_cmp(const void *a, const void *b);
+static bool sf_copy_taken(const char *name);
 
 /* a copy moved: the global horizons follow at the end of the cycle */
 static bool horizons_moved = false;
@@ -106,13 +108,19 @@ static List *held_databases = NIL;
  *
  * The database goes into held_databases before the lock is taken, so that
  * an error cannot leave a lock nobody knows to release; the list may name
- * databases we do not hold, and its users check.
+ * databases we do not hold, and its users check.  Once recovery has ended
+ * (the last pass of sf_standby_finish), no replay can drop a database, and
+ * waiting for the lock would only let a user's open ALTER DATABASE hold up
+ * the promotion: then only whether the database exists counts.
  */
 bool
 sf_lock_database(Oid datoid)
 {
 	LOCKTAG		tag;
 	MemoryContext oldcxt;
+
+	if (!RecoveryInProgress())
+		return SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(datoid));
 
 	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, datoid, 0);
 	if (sf_lock_held_by_me(&tag, AccessShareLock))
@@ -161,12 +169,16 @@ sf_lock_has_waiter(const LOCKTAG *tag)
 /*
  * Let go of the copies and the lock of every database whose lock another
  * process waits for: that is the startup process replaying DROP DATABASE,
- * and replay stands still until we do.
+ * and replay stands still until we do.  Once recovery has ended, a waiter
+ * can only be a user's session, and the copies stay held.
  */
 void
 sf_yield_to_replay(void)
 {
 	ListCell   *lc;
+
+	if (!RecoveryInProgress())
+		return;
 
 	foreach(lc, held_databases)
 	{
@@ -645,6 +657,28 @@ sf_drop_orphans(const char **wanted, int nwanted)
 }
 
 /*
+ * Is a copy in use by another process?  Only after an error has let go of
+ * it can a client have taken it.
+ */
+static bool
+sf_copy_taken(const char *name)
+{
+	ReplicationSlot *slot;
+	bool		taken = false;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	slot = SearchNamedReplicationSlot(name, false);
+	if (slot != NULL)
+	{
+		SpinLockAcquire(&slot->mutex);
+		taken = slot->active_pid != 0 && slot->active_pid != MyProcPid;
+		SpinLockRelease(&slot->mutex);
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+	return taken;
+}
+
+/*
  * Recovery has ended: drop the copies that never became ready, and those
  * invalidated on this standby, with one LOG line naming them.  Ready copies stay, as ordinary slots.  The worker
  * still holds them all, so that no client can take one that was not ready
@@ -670,6 +704,17 @@ sf_drop_waiting_copies(void)
 		/* an invalidated copy is no more ready than a waiting one */
 		if (!waiting && (!sf_slot_read(name, &state) || !state.invalidated))
 			continue;
+		if (sf_copy_taken(name))
+		{
+			/* one client must not keep the worker from the primary's role */
+			ereport(WARNING,
+					(errcode(ERRCODE_OBJECT_IN_USE),
+					 errmsg("could not drop copy of replication slot \"%s\", which was not ready when recovery ended",
+							name),
+					 errdetail("Another process uses it."),
+					 errhint("Drop the slot once that process has let go of it: it does not hold what its clients need.")));
+			continue;
+		}
 		ReplicationSlotDrop(name, true);
 		appendStringInfo(&dropped, "%s\"%s\"", dropped.len > 0 ? ", " : "", name);
 	}

@@ -758,7 +758,9 @@ sf_publish(void)
  * the standby does not stream any more, and is then dropped; a ready one
  * is not (sf_logical_blocker).  An error outside the rows is reported and
  * does not stop the promotion: the copies then stay where the last cycle
- * left them.  The copies that moved are saved before anyone can use them,
+ * left them, still held until the waiting ones are dropped.  The copies
+ * that moved are then saved (CheckPointReplicationSlots, which logs a
+ * write that fails, as at a checkpoint, and leaves it to the next one),
  * so that a crash after promotion does not take them back (a crash before
  * this finds the next worker not knowing that it saw recovery: the copies
  * are where they were last saved).
@@ -779,13 +781,25 @@ sf_standby_finish(bool last_pass)
 		{
 			ErrorData  *edata;
 
+			finishing = false;
 			MemoryContextSwitchTo(oldcxt);
 			edata = CopyErrorData();
 			FlushErrorState();
+			LWLockReleaseAll();
 			if (MyReplicationSlot != NULL)
+			{
+				NameData	name = MyReplicationSlot->data.name;
+
 				ReplicationSlotRelease();
-			/* before the abort lets go of the databases' locks */
-			sf_release_held_copies();
+				sf_hold_copy(NameStr(name));
+			}
+
+			/*
+			 * The copies stay held, so that no client takes one that was
+			 * not ready before it is dropped; replay is over, so that they
+			 * are held without their databases' locks, which the abort
+			 * releases, matters no more.
+			 */
 			AbortOutOfAnyTransaction();
 			ereport(WARNING,
 					(errcode(edata->sqlerrcode),

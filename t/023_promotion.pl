@@ -60,7 +60,11 @@ isnt($standby->safe_psql('postgres', $slots_query),
 	$replayed, 'the copies have not followed yet');
 
 $primary->stop('immediate');
+my $promote_offset = -s $standby->logfile;
 $standby->promote;
+# the checkpoint that ends the promotion saves the slots too: let it pass
+# first, so that only the worker's own save can keep the copies below
+$standby->wait_for_log(qr/checkpoint complete/, $promote_offset);
 # wake the worker, which takes the primary's role
 $standby->safe_psql('postgres', 'SELECT slot_failover.sync()');
 ok( $standby->poll_query_until(
