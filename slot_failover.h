@@ -145,6 +145,7 @@ extern void sf_primary_forget(void);
 extern void sf_standby_cycle(bool force);
 extern void sf_standby_forget(void);
 extern void sf_standby_finish(bool last_pass);
+extern bool sf_standby_last_pass_pending(void);
 
 /* copies.c */
 extern bool sf_lock_database(Oid datoid);

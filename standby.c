@@ -55,6 +55,8 @@
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
+
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
@@ -64,6 +66,7 @@
 #include "miscadmin.h"
 #include "replication/slot.h"
 #include "replication/walreceiver.h"
+#include "storage/fd.h"
 #include "storage/lwlock.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -175,6 +178,16 @@ static const char *warned_blocker = NULL;
 static bool finishing = false;
 
 /*
+ * A file in the data directory that says this node has kept copies as a
+ * standby and has not brought them to the rows replayed at the end of
+ * recovery yet (sf_standby_finish's last pass).  Unlike the worker's
+ * memory, it outlives a crash or a worker restart between the promotion
+ * and that pass.  last_pass_noted: this worker has written it.
+ */
+#define SF_LAST_PASS_FILE	"slot_failover.last_pass"
+static bool last_pass_noted = false;
+
+/*
  * One cycle of the standby's role.  Does nothing unless replay moved since
  * the last cycle, or force is set (sync(), a reload, an error).
  */
@@ -192,6 +205,12 @@ sf_standby_cycle(bool force)
 
 	/* first, since replay does not move while it waits for us */
 	sf_yield_to_replay();
+
+	if (!last_pass_noted && RecoveryInProgress())
+	{
+		sf_durable_write(SF_LAST_PASS_FILE, "", 0);
+		last_pass_noted = true;
+	}
 
 	if (!force && replay == last_replay && copy_entries != NULL)
 		return;
@@ -748,7 +767,8 @@ sf_publish(void)
  * that never became ready, let go of the others, and forget the standby's
  * state.  Ready copies stay, as ordinary slots.
  *
- * With last_pass, which the worker asks for when it saw recovery end, the
+ * With last_pass, which the worker asks for when it saw recovery end or
+ * finds SF_LAST_PASS_FILE (it started after a crash), the
  * table is first read once more, as a forced cycle would: it holds exactly
  * what replay brought, since nothing writes it before the worker takes the
  * primary's role, and rows replayed since the last cycle must not be lost.
@@ -762,8 +782,7 @@ sf_publish(void)
  * that moved are then saved (CheckPointReplicationSlots, which logs a
  * write that fails, as at a checkpoint, and leaves it to the next one),
  * so that a crash after promotion does not take them back (a crash before
- * this finds the next worker not knowing that it saw recovery: the copies
- * are where they were last saved).
+ * this finds SF_LAST_PASS_FILE, and the next worker makes the pass).
  */
 void
 sf_standby_finish(bool last_pass)
@@ -817,6 +836,30 @@ sf_standby_finish(bool last_pass)
 	sf_release_held_copies();
 	sf_standby_forget();
 	sf_status_publish(NULL, 0);
+
+	if (sf_standby_last_pass_pending())
+		(void) durable_unlink(SF_LAST_PASS_FILE, ERROR);
+	last_pass_noted = false;
+}
+
+/*
+ * Has this node kept copies as a standby, and not yet brought them to the
+ * rows replayed at the end of recovery?  For the worker, which then asks
+ * sf_standby_finish for the last pass even if it did not see recovery
+ * itself (it started after a crash, or after the worker that did exited).
+ */
+bool
+sf_standby_last_pass_pending(void)
+{
+	struct stat st;
+
+	if (stat(SF_LAST_PASS_FILE, &st) == 0)
+		return true;
+	if (errno != ENOENT)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat file \"%s\": %m", SF_LAST_PASS_FILE)));
+	return false;
 }
 
 /*

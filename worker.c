@@ -560,7 +560,8 @@ sf_run_cycle(MemoryContext cycle_context)
 		 */
 		if (!in_recovery && (sf_was_in_recovery || sf_first_cycle))
 		{
-			sf_standby_finish(sf_was_in_recovery);
+			sf_standby_finish(sf_was_in_recovery ||
+							  sf_standby_last_pass_pending());
 			sf_primary_forget();
 		}
 		sf_was_in_recovery = in_recovery;

@@ -4,7 +4,8 @@
 # released: rows replayed after the standby's last cycle are not lost.  The
 # standby's worker sleeps for an hour, so only sync() wakes it: it sees the
 # rows replayed just before promotion only in its last pass at the end of
-# recovery.
+# recovery.  It is killed (-9, a crash restart) before it has seen the
+# promotion: the next worker makes that pass.
 use strict;
 use warnings FATAL => 'all';
 use PostgreSQL::Test::Cluster;
@@ -14,12 +15,9 @@ use FindBin;
 use lib $FindBin::RealBin;
 use SlotFailoverTest;
 
-my $primary = new_primary('primary');
+my $primary = new_primary('primary', standby_slot => 1);
 $primary->safe_psql(
 	'postgres', q{
-CREATE EXTENSION slot_failover;
-CREATE TABLE public.t (id int PRIMARY KEY);
-SELECT pg_create_physical_replication_slot('standby_slot', true);
 SELECT pg_create_physical_replication_slot('physical', true);
 SELECT pg_create_logical_replication_slot('logical', 'test_decoding');
 SELECT slot_failover.mark('physical');
@@ -28,7 +26,7 @@ SELECT slot_failover.mark('logical');
 $primary->backup('backup');
 my $standby = new_standby($primary, 'backup', 'standby',
 	slot => 'standby_slot',
-	conf => "slot_failover.naptime = '1h'\n");
+	conf => "slot_failover.naptime = '1h'\nrestart_after_crash = on\n");
 
 $primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (1)');
 sync_standby($primary, $standby);
@@ -65,6 +63,17 @@ $standby->promote;
 # the checkpoint that ends the promotion saves the slots too: let it pass
 # first, so that only the worker's own save can keep the copies below
 $standby->wait_for_log(qr/checkpoint complete/, $promote_offset);
+# and the worker, asleep since before the promotion, dies with the server
+# before it has seen the promotion: the next worker must still make the
+# last pass, which a file in the data directory tells it
+my $worker_pid = $standby->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'slot_failover worker'");
+my $kill_offset = -s $standby->logfile;
+kill 'KILL', $worker_pid;
+$standby->wait_for_log(qr/all server processes terminated; reinitializing/,
+	$kill_offset);
+$standby->wait_for_log(qr/database system is ready to accept connections/,
+	$kill_offset);
 # wake the worker, which takes the primary's role
 $standby->safe_psql('postgres', 'SELECT slot_failover.sync()');
 ok( $standby->poll_query_until(
