@@ -25,10 +25,17 @@
 #include "replication/slot.h"
 #include "storage/lock.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "utils/guc.h"
 
-#if PG_VERSION_NUM < 150000 || PG_VERSION_NUM >= 160000
-#error "slot_failover 1.0 supports PostgreSQL 15 only; see compat.h"
+/*
+ * Supported: 15, 17, 18 and 19, each built and tested by scripts/test.  16
+ * is in no Debian suite, so it cannot be built or tested on our machines;
+ * the branches below name "16+" where the change came in 16, but we refuse
+ * to build for a version we have never run.
+ */
+#if PG_VERSION_NUM < 150000 || (PG_VERSION_NUM >= 160000 && PG_VERSION_NUM < 170000) || PG_VERSION_NUM >= 200000
+#error "slot_failover supports PostgreSQL 15, 17, 18 and 19; see compat.h"
 #endif
 
 /*
@@ -56,7 +63,11 @@ sf_xact_completion_count(void)
 	uint64		count;
 
 	LWLockAcquire(ProcArrayLock, LW_SHARED);
+#if PG_VERSION_NUM >= 170000
+	count = TransamVariables->xactCompletionCount;
+#else
 	count = ShmemVariableCache->xactCompletionCount;
+#endif
 	LWLockRelease(ProcArrayLock);
 	return count;
 }
@@ -68,49 +79,103 @@ sf_xact_completion_count(void)
 static inline TransactionId
 sf_oldest_clog_xid(void)
 {
+#if PG_VERSION_NUM >= 170000
+	return TransamVariables->oldestClogXid;
+#else
 	return ShmemVariableCache->oldestClogXid;
+#endif
 }
 
 /*
- * Has this slot been invalidated because the WAL it needed was removed?
- * Caller holds the slot's spinlock.  (PG16+: data.invalidated.)
+ * Has this slot been invalidated?  Caller holds the slot's spinlock.  On 15
+ * only removed WAL invalidates a slot; 16+ record the cause in
+ * data.invalidated (also recovery conflicts with catalog rows, wal_level
+ * lowered; 18+: idle timeout).
  */
 static inline bool
 sf_slot_invalidated(ReplicationSlot *slot)
 {
+#if PG_VERSION_NUM >= 160000
+	return slot->data.invalidated != RS_INVAL_NONE;
+#else
 	return slot->data.restart_lsn == InvalidXLogRecPtr &&
 		slot->data.invalidated_at != InvalidXLogRecPtr;
+#endif
 }
 
 /*
- * Create a slot and make it ours.  (PG13: no two_phase; PG17+: failover
- * and synced flags.)
+ * Does PostgreSQL's own slot synchronization carry this slot: created or
+ * altered with failover = true on a primary (17+)?  Caller holds the
+ * slot's spinlock.
+ */
+static inline bool
+sf_slot_core_failover(ReplicationSlot *slot)
+{
+#if PG_VERSION_NUM >= 170000
+	return slot->data.failover;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Is this a slot that PostgreSQL's slot sync worker made on this standby
+ * (17+: synced = true)?  Caller holds the slot's spinlock.
+ */
+static inline bool
+sf_slot_core_synced(ReplicationSlot *slot)
+{
+#if PG_VERSION_NUM >= 170000
+	return slot->data.synced;
+#else
+	return false;
+#endif
+}
+
+/*
+ * Create a slot and make it ours.  17+ add core's failover and synced
+ * flags: our copies are neither core-failover slots nor synced by core's
+ * slotsync worker, which would otherwise drop or overwrite them.
  */
 static inline void
 sf_slot_create(const char *name, bool db_specific,
 			   ReplicationSlotPersistency persistency, bool two_phase)
 {
+#if PG_VERSION_NUM >= 170000
+	ReplicationSlotCreate(name, db_specific, persistency, two_phase,
+						  false, false);
+#else
 	ReplicationSlotCreate(name, db_specific, persistency, two_phase);
+#endif
 }
 
 /*
- * Acquire a slot, failing at once if another process has it.  (PG13: a
- * SlotAcquireBehavior; PG18: error_if_invalid.)
+ * Acquire a slot, failing at once if another process has it.  18+ can
+ * refuse an invalidated slot; we acquire invalidated copies to drop or
+ * report them, so we do not ask it to.
  */
 static inline void
 sf_slot_acquire(const char *name)
 {
+#if PG_VERSION_NUM >= 180000
+	ReplicationSlotAcquire(name, true, false);
+#else
 	ReplicationSlotAcquire(name, true);
+#endif
 }
 
 /*
- * Does this process hold the lock in this mode?  (PG17: a third argument,
- * orstronger.)
+ * Does this process hold the lock in exactly this mode?  (17+: a third
+ * argument, orstronger.)
  */
 static inline bool
 sf_lock_held_by_me(const LOCKTAG *tag, LOCKMODE mode)
 {
+#if PG_VERSION_NUM >= 170000
+	return LockHeldByMe(tag, mode, false);
+#else
 	return LockHeldByMe(tag, mode);
+#endif
 }
 
 /*
@@ -121,6 +186,36 @@ static inline void
 sf_init_materialized_srf(FunctionCallInfo fcinfo)
 {
 	InitMaterializedSRF(fcinfo, 0);
+}
+
+/*
+ * This backend's index in ProcGlobal->allProcs, for
+ * GetPGProcByNumber().  (17+: MyProcNumber.)
+ */
+static inline int
+sf_my_procno(void)
+{
+#if PG_VERSION_NUM >= 170000
+	return MyProcNumber;
+#else
+	return MyProc->pgprocno;
+#endif
+}
+
+/*
+ * Write every dirty slot to disk now, as a checkpoint does.  (17+: told
+ * whether this is the shutdown checkpoint, which also saves logical slots
+ * whose only change is confirmed_flush; we mark our copies dirty
+ * ourselves, so we are not.)
+ */
+static inline void
+sf_checkpoint_slots(void)
+{
+#if PG_VERSION_NUM >= 170000
+	CheckPointReplicationSlots(false);
+#else
+	CheckPointReplicationSlots();
+#endif
 }
 
 #endif							/* SLOT_FAILOVER_COMPAT_H */

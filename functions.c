@@ -99,6 +99,12 @@ slot_failover_mark(PG_FUNCTION_ARGS)
 				 errmsg("cannot mark temporary replication slot \"%s\" for failover",
 						NameStr(*slot_name)),
 				 errdetail("A temporary slot is dropped when its session ends; no standby could continue from it.")));
+	if (state.core_failover)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot mark replication slot \"%s\" for failover", NameStr(*slot_name)),
+				 errdetail("The slot was created or altered with failover = true, so PostgreSQL's own slot synchronization carries it to standbys that set sync_replication_slots."),
+				 errhint("Use one or the other: turn the slot's failover option off (ALTER SUBSCRIPTION ... SET (failover = false), or ALTER_REPLICATION_SLOT ... (FAILOVER false)) to let slot_failover carry it.")));
 	if (row_identity != 0 &&
 		sf_marker_read(NameStr(*slot_name), NULL) == row_identity)
 	{

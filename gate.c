@@ -658,7 +658,7 @@ sf_gate_keepalive_out(const char *s, XLogRecPtr lsn)
 
 	sf_gate_exit_if_shutdown(lsn, true);
 	gate_last_sent = Max(gate_last_sent, sf_gate_lower(lsn, flushed));
-	gate->lowered_procno = MyProc->pgprocno;
+	gate->lowered_procno = sf_my_procno();
 	gate_lowered = true;
 
 	now = GetCurrentTimestamp();
@@ -763,7 +763,7 @@ sf_gate_standbys_flushed(SfStandbySeen *seen)
 		{
 			SpinLockAcquire(&slot->mutex);
 			flushed = slot->data.restart_lsn;
-			if (slot->data.invalidated_at != InvalidXLogRecPtr)
+			if (sf_slot_invalidated(slot))
 				trouble = SF_STANDBY_INVALIDATED;
 			else if (slot->active_pid == 0)
 				trouble = SF_STANDBY_INACTIVE;

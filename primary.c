@@ -392,6 +392,19 @@ sf_primary_cycle(bool exact, uint64 generation)
 		if (row->now == NULL || !row->marker_matches ||
 			!sf_marker_present(NameStr(row->written.name)))
 			deletes[ndeletes++] = row;
+		else if (row->now->core_failover)
+		{
+			/*
+			 * failover = true since it was marked: core's slot sync carries
+			 * it now, and a copy of ours on a standby would make core's
+			 * worker fail on the name, so the row goes.
+			 */
+			ereport(LOG,
+					(errmsg("replication slot \"%s\" is no longer marked for failover by slot_failover",
+							NameStr(row->written.name)),
+					 errdetail("Its failover option was turned on: PostgreSQL's own slot synchronization carries it now.")));
+			deletes[ndeletes++] = row;
+		}
 		else if (exact ? sf_differs(row, row->now) :
 				 sf_worth_writing(row, row->now))
 		{

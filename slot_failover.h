@@ -102,6 +102,8 @@ typedef struct SlotState
 	TransactionId xmin;
 	TransactionId catalog_xmin;
 	bool		invalidated;
+	bool		core_failover;	/* 17+: failover = true, core syncs it */
+	bool		core_synced;	/* 17+: core's slot sync made it here */
 } SlotState;
 
 /* One row of slot_failover.slots, as read and written by table.c. */

@@ -62,6 +62,8 @@ sf_slot_copy(ReplicationSlot *slot, SlotState *state)
 	state->xmin = slot->data.xmin;
 	state->catalog_xmin = slot->data.catalog_xmin;
 	state->invalidated = sf_slot_invalidated(slot);
+	state->core_failover = sf_slot_core_failover(slot);
+	state->core_synced = sf_slot_core_synced(slot);
 	SpinLockRelease(&slot->mutex);
 }
 

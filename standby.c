@@ -389,9 +389,11 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 		sf_set_decision(decision, SF_DO_NONE, SF_COPY_ERROR,
 						"database with OID %u of the slot does not exist on this standby",
 						row->datoid);
-	/* 2: a slot that is not ours */
+	/* 2: a slot that is not ours, maybe core's synced slot (17+) */
 	else if (local->exists && !local->owned)
-		sf_set_decision(decision, SF_DO_CONFLICT, SF_COPY_CONFLICT,
+		sf_set_decision(decision, SF_DO_CONFLICT, SF_COPY_CONFLICT, "%s",
+						local->state.core_synced ?
+						"PostgreSQL's slot synchronization keeps a slot of this name on this standby (synced = true)" :
 						"a slot of this name exists on this standby and was not created by slot_failover");
 	/* 3: a slot dropped and created again on the primary is a new slot */
 	else if (local->exists && local->identity != row->identity)
@@ -829,7 +831,7 @@ sf_standby_finish(bool last_pass)
 		PG_END_TRY();
 		finishing = false;
 		MemoryContextSwitchTo(oldcxt);
-		CheckPointReplicationSlots();
+		sf_checkpoint_slots();
 	}
 
 	sf_drop_waiting_copies();

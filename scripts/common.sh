@@ -13,8 +13,25 @@ SF_SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SF_USER=${SF_USER:-sf_tester}
 export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 
-# Install PostgreSQL 15, its server headers, the GSSAPI headers that the
-# server's libpq-be.h includes, and IPC::Run, if any is missing.
+# The major version PG_CONFIG belongs to (15 on the host, another inside a
+# chroot of scripts/chroot.sh).
+SF_PG_VERSION=$(basename "$(dirname "$(dirname "$PG_CONFIG")")")
+
+# The Debian packages the build and the tests need for major $1: the server,
+# its headers, the GSSAPI headers that libpq-be.h includes (no package the
+# headers depend on provides them in trixie and sid), IPC::Run for the TAP
+# tests, and the compiler.  The server and headers come from release $2 if
+# given (experimental, for 19), with the libpq they need, the rest from the
+# suite: experimental's perl, for one, cannot be installed beside sid's.
+sf_packages()
+{
+	local from=${2:+/$2}
+	echo "postgresql-$1$from postgresql-server-dev-$1$from ${2:+libpq5$from libpq-dev$from}" \
+		"libipc-run-perl libkrb5-dev make gcc"
+}
+
+# Install what sf_packages names, if any of it is missing.  SF_APT_RELEASE
+# names the release to take PostgreSQL from (experimental, for 19).
 sf_ensure_packages()
 {
 	if [ -x "$PG_CONFIG" ] &&
@@ -24,13 +41,14 @@ sf_ensure_packages()
 		return
 	fi
 	if [ "$(id -u)" != 0 ]; then
-		echo "PostgreSQL 15 server headers, GSSAPI headers or IPC::Run are missing; run this as root, or:" >&2
-		echo "  sudo apt-get install postgresql-15 postgresql-server-dev-15 libipc-run-perl" >&2
+		echo "PostgreSQL $SF_PG_VERSION server headers, GSSAPI headers or IPC::Run are missing; run this as root, or:" >&2
+		echo "  sudo apt-get install $(sf_packages "$SF_PG_VERSION")" >&2
 		exit 1
 	fi
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update
-	apt-get install -y postgresql-15 postgresql-server-dev-15 libipc-run-perl libkrb5-dev
+	# shellcheck disable=SC2046
+	apt-get install -y $(sf_packages "$SF_PG_VERSION" "${SF_APT_RELEASE:-}")
 }
 
 # Set SF_BUILD to a directory the unprivileged user may build and test in,

@@ -92,8 +92,8 @@ is( $standby->safe_psql(
 ##########
 # Users cannot drop, advance or stream from a copy: the worker holds it,
 # and the error names slot_failover.  PostgreSQL 15 refuses logical
-# decoding during recovery before it looks at the slot; the hint names
-# slot_failover there too.
+# decoding during recovery before it looks at the slot, with a hint that
+# names slot_failover too; 16+ decode on a standby and find the copy held.
 ##########
 for my $sql (
 	"SELECT pg_drop_replication_slot('physical')",
@@ -107,18 +107,20 @@ for my $sql (
 		qr/ERROR:  replication slot "(physical|logical)" is active for PID \d+\nHINT:  The slot is a copy kept by slot_failover/,
 		"refused with a hint naming slot_failover: $sql");
 }
+my $refused = $standby->pg_version >= 16
+  ? qr/ERROR:  replication slot "logical" is active for PID \d+\nHINT:  The slot is a copy kept by slot_failover/
+  : qr/ERROR:  logical decoding cannot be used while in recovery\nHINT:  The logical slots of this standby are copies kept by slot_failover/;
 my ($ret, $stdout, $stderr) = $standby->psql('postgres',
 	"SELECT pg_logical_slot_get_changes('logical', NULL, NULL)");
-like(
-	$stderr,
-	qr/ERROR:  logical decoding cannot be used while in recovery\nHINT:  The logical slots of this standby are copies kept by slot_failover/,
-	'a logical copy cannot be consumed on the standby');
+like($stderr, $refused, 'a logical copy cannot be consumed on the standby');
 $standby->command_fails_like(
 	[
 		'pg_recvlogical', '-d', $standby->connstr('postgres'),
 		'-S', 'logical', '--start', '-f', '-', '--no-loop'
 	],
-	qr/logical decoding cannot be used while in recovery/,
+	$standby->pg_version >= 16
+	? qr/replication slot "logical" is active for PID/
+	: qr/logical decoding cannot be used while in recovery/,
 	'nor streamed from');
 is( $standby->safe_psql(
 		'postgres',
