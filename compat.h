@@ -22,11 +22,13 @@
 #include "access/transam.h"
 #include "access/xlog.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "replication/slot.h"
 #include "storage/lock.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 
 /*
  * Supported: 15, 17, 18 and 19, each built and tested by scripts/test.  16
@@ -43,6 +45,20 @@
  * reported instead of silently ignored.  (PG13-14: EmitWarningsOnPlaceholders.)
  */
 #define sf_reserve_guc_prefix(prefix)	MarkGUCPrefixReserved(prefix)
+
+/*
+ * Allocate a GUC check hook's "extra", which the GUC code frees.  (16+:
+ * guc_malloc, freed with pfree; before, malloc and free.)
+ */
+static inline void *
+sf_guc_malloc(size_t size)
+{
+#if PG_VERSION_NUM >= 160000
+	return guc_malloc(LOG, size);
+#else
+	return malloc(size);
+#endif
+}
 
 /*
  * The timeline WAL is being written on.  (PG13-14: ThisTimeLineID.)
@@ -135,13 +151,17 @@ sf_slot_core_synced(ReplicationSlot *slot)
 /*
  * Create a slot and make it ours.  17+ add core's failover and synced
  * flags: our copies are neither core-failover slots nor synced by core's
- * slotsync worker, which would otherwise drop or overwrite them.
+ * slotsync worker, which would otherwise drop or overwrite them.  19+ add
+ * a repack flag before them, for REPACK's own slots.
  */
 static inline void
 sf_slot_create(const char *name, bool db_specific,
 			   ReplicationSlotPersistency persistency, bool two_phase)
 {
-#if PG_VERSION_NUM >= 170000
+#if PG_VERSION_NUM >= 190000
+	ReplicationSlotCreate(name, db_specific, persistency, two_phase,
+						  false, false, false);
+#elif PG_VERSION_NUM >= 170000
 	ReplicationSlotCreate(name, db_specific, persistency, two_phase,
 						  false, false);
 #else
@@ -163,6 +183,59 @@ sf_slot_acquire(const char *name)
 	ReplicationSlotAcquire(name, true);
 #endif
 }
+
+/*
+ * The PID of the process that has the slot active, or 0.  Caller holds
+ * the slot's spinlock.  (19+: the holder's ProcNumber, active_proc.)
+ */
+static inline pid_t
+sf_slot_active_pid(ReplicationSlot *slot)
+{
+#if PG_VERSION_NUM >= 190000
+	return slot->active_proc == INVALID_PROC_NUMBER ? 0 :
+		GetPGProcByNumber(slot->active_proc)->pid;
+#else
+	return slot->active_pid;
+#endif
+}
+
+/*
+ * Mark the slot active for this process (mine) or for nobody.  Caller
+ * holds the slot's spinlock.  (19+: active_proc.)
+ */
+static inline void
+sf_slot_set_active(ReplicationSlot *slot, bool mine)
+{
+#if PG_VERSION_NUM >= 190000
+	slot->active_proc = mine ? MyProcNumber : INVALID_PROC_NUMBER;
+#else
+	slot->active_pid = mine ? MyProcPid : 0;
+#endif
+}
+
+/*
+ * Check a slot name, reporting a bad one at elevel.  (19+: whether names
+ * reserved for the system are allowed, which users' slots never are.)
+ */
+static inline bool
+sf_slot_validate_name(const char *name, int elevel)
+{
+#if PG_VERSION_NUM >= 190000
+	return ReplicationSlotValidateName(name, false, elevel);
+#else
+	return ReplicationSlotValidateName(name, elevel);
+#endif
+}
+
+/*
+ * Pass a signal handler's arguments on to another handler, such as die().
+ * (19+: SIGNAL_ARGS carries the sender's pg_signal_info too.)
+ */
+#if PG_VERSION_NUM >= 190000
+#define SF_SIGNAL_ARGS_PASS		postgres_signal_arg, pg_siginfo
+#else
+#define SF_SIGNAL_ARGS_PASS		postgres_signal_arg
+#endif
 
 /*
  * Does this process hold the lock in exactly this mode?  (17+: a third

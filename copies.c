@@ -453,7 +453,7 @@ sf_advance_held_copy(ReplicationSlot *slot, const SlotRow *row)
 
 	/* while we hold it, nobody else can drop or move it */
 	SpinLockAcquire(&slot->mutex);
-	handled = slot->in_use && slot->active_pid == MyProcPid &&
+	handled = slot->in_use && sf_slot_active_pid(slot) == MyProcPid &&
 		strcmp(NameStr(slot->data.name), NameStr(row->name)) == 0 &&
 		!sf_slot_invalidated(slot);
 	if (handled && row->logical)
@@ -510,8 +510,8 @@ sf_hold_copy(const char *name)
 	if (slot != NULL)
 	{
 		SpinLockAcquire(&slot->mutex);
-		if (slot->active_pid == 0)
-			slot->active_pid = MyProcPid;
+		if (sf_slot_active_pid(slot) == 0)
+			sf_slot_set_active(slot, true);
 		SpinLockRelease(&slot->mutex);
 	}
 	LWLockRelease(ReplicationSlotControlLock);
@@ -545,10 +545,10 @@ sf_let_go(Oid datoid)
 		if (!slot->in_use || slot == MyReplicationSlot)
 			continue;
 		SpinLockAcquire(&slot->mutex);
-		if (slot->active_pid == MyProcPid &&
+		if (sf_slot_active_pid(slot) == MyProcPid &&
 			(!OidIsValid(datoid) || slot->data.database == datoid))
 		{
-			slot->active_pid = 0;
+			sf_slot_set_active(slot, false);
 			released = true;
 		}
 		SpinLockRelease(&slot->mutex);
@@ -671,7 +671,8 @@ sf_copy_taken(const char *name)
 	if (slot != NULL)
 	{
 		SpinLockAcquire(&slot->mutex);
-		taken = slot->active_pid != 0 && slot->active_pid != MyProcPid;
+		taken = sf_slot_active_pid(slot) != 0 &&
+			sf_slot_active_pid(slot) != MyProcPid;
 		SpinLockRelease(&slot->mutex);
 	}
 	LWLockRelease(ReplicationSlotControlLock);

@@ -196,7 +196,7 @@ sf_check_change_call(Name slot_name)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("replication slot name must not be null")));
-	(void) ReplicationSlotValidateName(NameStr(*slot_name), ERROR);
+	(void) sf_slot_validate_name(NameStr(*slot_name), ERROR);
 
 	if (RecoveryInProgress())
 		ereport(ERROR,

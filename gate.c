@@ -184,7 +184,7 @@ typedef struct SfStandbySeen
 static bool sf_check_standby_slot_names(char **newval, void **extra,
 										GucSource source);
 static void sf_assign_standby_slot_names(const char *newval, void *extra);
-static void sf_gate_shutdown_handler(SIGNAL_ARGS);
+static void sf_gate_shutdown_handler(int signo, siginfo_t *info, void *context);
 static void sf_gate_attach(Port *port, int status);
 static int	sf_gate_putmessage(char msgtype, const char *s, size_t len);
 static int	sf_gate_flush_if_writable(void);
@@ -336,11 +336,12 @@ sf_gate_init(void)
 
 	/*
 	 * In the postmaster (not in a single-user backend), which has installed
-	 * its signal handlers by now (PostgreSQL 15's PostmasterMain does so
-	 * before it loads libraries): see shutdown requests before it handles
-	 * them.  Our handler runs with the same mask and flags as the
-	 * postmaster's, so it runs where the postmaster's would, never while
-	 * shared memory is being recreated.
+	 * its signal handlers by now (PostmasterMain does so before it loads
+	 * libraries): see shutdown requests before it handles them.  Our
+	 * handler runs with the same mask and flags as the postmaster's, so it
+	 * runs where the postmaster's would, never while shared memory is being
+	 * recreated; it takes siginfo, and passes it on if the postmaster's
+	 * handler wants it (19+ install theirs with SA_SIGINFO).
 	 */
 	if (IsPostmasterEnvironment && !IsUnderPostmaster)
 	{
@@ -349,15 +350,16 @@ sf_gate_init(void)
 		sigaction(SIGINT, NULL, &prev_sigint);
 		sigaction(SIGTERM, NULL, &prev_sigterm);
 		if (prev_sigint.sa_handler == SIG_DFL || prev_sigint.sa_handler == SIG_IGN ||
-			prev_sigterm.sa_handler == SIG_DFL || prev_sigterm.sa_handler == SIG_IGN ||
-			(prev_sigint.sa_flags & SA_SIGINFO) || (prev_sigterm.sa_flags & SA_SIGINFO))
+			prev_sigterm.sa_handler == SIG_DFL || prev_sigterm.sa_handler == SIG_IGN)
 			elog(ERROR, "unexpected postmaster signal handlers");
 
 		act = prev_sigint;
-		act.sa_handler = sf_gate_shutdown_handler;
+		act.sa_flags |= SA_SIGINFO;
+		act.sa_sigaction = sf_gate_shutdown_handler;
 		sigaction(SIGINT, &act, NULL);
 		act = prev_sigterm;
-		act.sa_handler = sf_gate_shutdown_handler;
+		act.sa_flags |= SA_SIGINFO;
+		act.sa_sigaction = sf_gate_shutdown_handler;
 		sigaction(SIGTERM, &act, NULL);
 	}
 }
@@ -370,18 +372,20 @@ sf_gate_init(void)
  * handler do the rest.
  */
 static void
-sf_gate_shutdown_handler(SIGNAL_ARGS)
+sf_gate_shutdown_handler(int signo, siginfo_t *info, void *context)
 {
+	struct sigaction *prev = signo == SIGINT ? &prev_sigint : &prev_sigterm;
+
 	if (gate_shared != NULL)
 	{
 		gate_shared->shutdown_requested = true;
-		if (postgres_signal_arg == SIGINT)
+		if (signo == SIGINT)
 			gate_shared->stopping = true;
 	}
-	if (postgres_signal_arg == SIGINT)
-		prev_sigint.sa_handler(postgres_signal_arg);
+	if (prev->sa_flags & SA_SIGINFO)
+		prev->sa_sigaction(signo, info, context);
 	else
-		prev_sigterm.sa_handler(postgres_signal_arg);
+		prev->sa_handler(signo);
 }
 
 /*
@@ -426,8 +430,8 @@ sf_check_standby_slot_names(char **newval, void **extra, GucSource source)
 		}
 	}
 
-	parsed = malloc(offsetof(StandbySlots, names) +
-					sizeof(NameData) * list_length(names));
+	parsed = sf_guc_malloc(offsetof(StandbySlots, names) +
+						   sizeof(NameData) * list_length(names));
 	if (parsed == NULL)
 		return false;
 	parsed->n = list_length(names);
@@ -765,7 +769,7 @@ sf_gate_standbys_flushed(SfStandbySeen *seen)
 			flushed = slot->data.restart_lsn;
 			if (sf_slot_invalidated(slot))
 				trouble = SF_STANDBY_INVALIDATED;
-			else if (slot->active_pid == 0)
+			else if (sf_slot_active_pid(slot) == 0)
 				trouble = SF_STANDBY_INACTIVE;
 			SpinLockRelease(&slot->mutex);
 		}
@@ -1252,7 +1256,7 @@ sf_gate_read_waits(SlotFailoverGateStatus **waits)
 		if ((*waits)[i].waiting && slot->in_use)
 		{
 			SpinLockAcquire(&slot->mutex);
-			held = slot->active_pid == (*waits)[i].pid;
+			held = sf_slot_active_pid(slot) == (*waits)[i].pid;
 			SpinLockRelease(&slot->mutex);
 		}
 		if (held)

@@ -284,7 +284,7 @@ static void
 sf_worker_sigterm(SIGNAL_ARGS)
 {
 	sf_gate_backends_stopping();
-	die(postgres_signal_arg);
+	die(SF_SIGNAL_ARGS_PASS);
 }
 
 /*
