@@ -398,10 +398,10 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 	/* 3: a slot dropped and created again on the primary is a new slot */
 	else if (local->exists && local->identity != row->identity)
 		decision->action = SF_DO_REPLACE;
-	/* 3: a copy whose WAL was removed here holds nothing; make it anew */
+	/* 3: a copy invalidated here holds nothing; make it anew */
 	else if (local->exists && local->state.invalidated)
 		sf_set_decision(decision, SF_DO_REPLACE, SF_COPY_ERROR, "%s",
-						"the copy on this standby was invalidated (its WAL was removed); it is made anew");
+						"the copy on this standby was invalidated (its WAL or, on 16+, catalog rows it needed were removed); it is made anew");
 	/* 4: our own upstream slot would pin WAL for nobody after promotion */
 	else if (facts->is_primary_slot)
 		sf_set_decision(decision, SF_DO_DROP, SF_COPY_WAITING,
