@@ -114,22 +114,37 @@ sub wait_for_copy_state
 # current position, past what its standbys reserved: each logical slot
 # consumes its changes, after a CHECKPOINT that logs the running
 # transactions it needs to move its restart point; each physical slot is
-# advanced.  Returns a hash of each slot's new position (confirmed_flush_lsn,
-# or restart_lsn for a physical slot).
+# advanced.  A transaction running at that checkpoint (the worker writing a
+# row, say) keeps a logical slot's restart point before it: then another
+# round, up to five, until every logical slot restarts past where the call
+# began (a test that holds a transaction open on purpose gets five).
+# Returns a hash of each slot's new position (confirmed_flush_lsn, or
+# restart_lsn for a physical slot).
 sub move_slots
 {
 	my ($primary, $slots) = @_;
 	my ($names) = _name_list($slots);
+	my $start = $primary->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
+	my $logical =
+	  "FROM pg_replication_slots WHERE slot_type = 'logical' AND slot_name IN ($names)";
 
-	$primary->safe_psql('postgres', 'CHECKPOINT')
-	  if $primary->safe_psql('postgres',
-		"SELECT count(*) > 0 FROM pg_replication_slots WHERE slot_type = 'logical' AND slot_name IN ($names)"
-	  ) eq 't';
-	$primary->safe_psql(
-		'postgres', qq{
+	for my $round (1 .. 5)
+	{
+		last
+		  if $primary->safe_psql('postgres',
+			$round == 1
+			? "SELECT count(*) = 0 $logical"
+			: "SELECT count(*) FILTER (WHERE restart_lsn < '$start') = 0 $logical") eq 't';
+		$primary->safe_psql(
+			'postgres', qq{
+CHECKPOINT;
 SELECT count(*) FROM pg_replication_slots,
 	LATERAL pg_logical_slot_get_changes(slot_name, NULL, NULL)
 WHERE slot_type = 'logical' AND slot_name IN ($names);
+});
+	}
+	$primary->safe_psql(
+		'postgres', qq{
 SELECT count(pg_replication_slot_advance(slot_name, pg_current_wal_lsn()))
 FROM pg_replication_slots WHERE slot_type = 'physical' AND slot_name IN ($names);
 });
