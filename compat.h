@@ -3,9 +3,10 @@
  * compat.h
  *		Every server call whose form depends on the PostgreSQL major version.
  *
- * slot_failover is written against PostgreSQL 15.  Each call below whose
- * name, signature or home differs in another supported major version gets
- * one static inline wrapper or macro here, so that the rest of the code
+ * slot_failover is written against PostgreSQL 15's server API.  Each call
+ * below whose name, signature or home differs in another supported major
+ * version (17, 18, 19) gets one static inline wrapper or macro here, with
+ * a comment naming the versions of each form, so that the rest of the code
  * never tests PG_VERSION_NUM.  A port to another major version starts by
  * adding its branch to each wrapper; nothing else should need an #if.
  *
