@@ -92,7 +92,7 @@ static void sf_save_copy(ReplicationSlot *slot, bool old_two_phase,
 static void sf_release_copy(void);
 static void sf_let_go(Oid datoid);
 static int	sf_name_cmp(const void *a, const void *b);
-static bool sf_copy_taken(const char *name);
+static bool sf_drop_leftover(const char *name);
 
 /* a copy moved: the global horizons follow at the end of the cycle */
 static bool horizons_moved = false;
@@ -608,18 +608,17 @@ sf_name_cmp(const void *a, const void *b)
 }
 
 /*
- * Drop our copies whose name is not among the nwanted names of wanted,
- * that is, that no row of this cycle (of our own cluster) asks for any
- * more.  wanted is sorted in place.  A slot without a marker is never
- * touched.
+ * The names of our copies whose name is not among the nwanted names of
+ * wanted, that is, that no row of this cycle (of our own cluster) asks for
+ * any more; the caller drops each (sf_drop_orphan).  wanted is sorted in
+ * place.  A slot without a marker is never one.
  */
-void
-sf_drop_orphans(const char **wanted, int nwanted)
+List *
+sf_orphan_copies(const char **wanted, int nwanted)
 {
 	List	   *names = NIL;
-	List	   *databases = NIL;
-	ListCell   *lc_name;
-	ListCell   *lc_database;
+	List	   *orphans = NIL;
+	ListCell   *lc;
 
 	if (nwanted > 1)
 		qsort(wanted, nwanted, sizeof(const char *), sf_name_cmp);
@@ -635,47 +634,71 @@ sf_drop_orphans(const char **wanted, int nwanted)
 		if (nwanted == 0 ||
 			bsearch(&name, wanted, nwanted, sizeof(const char *),
 					sf_name_cmp) == NULL)
-		{
 			names = lappend(names, pstrdup(name));
-			databases = lappend_oid(databases, slot->data.database);
-		}
 	}
 	LWLockRelease(ReplicationSlotControlLock);
 
-	forboth(lc_name, names, lc_database, databases)
-	{
-		const char *name = lfirst(lc_name);
-		Oid			datoid = lfirst_oid(lc_database);
-
-		if (!sf_marker_exists(name))
-			continue;
-		/* a database that is gone took its slots with it */
-		if (OidIsValid(datoid) && !sf_lock_database(datoid))
-			continue;
-		sf_drop_copy(name);
-	}
+	/* the marker is a file: read outside the lock */
+	foreach(lc, names)
+		if (sf_marker_exists(lfirst(lc)))
+			orphans = lappend(orphans, lfirst(lc));
+	return orphans;
 }
 
 /*
- * Is a copy in use by another process?  Only after an error has let go of
- * it can a client have taken it.
+ * Drop an orphan copy (sf_orphan_copies), under its database's lock if it
+ * is logical.
+ */
+void
+sf_drop_orphan(const char *name)
+{
+	SlotState	state;
+
+	if (!sf_slot_read(name, &state))
+		return;
+	/* a database that is gone took its slots with it */
+	if (OidIsValid(state.database) && !sf_lock_database(state.database))
+		return;
+	sf_drop_copy(name);
+}
+
+/*
+ * Drop a copy that was not ready when recovery ended.  Returns false if it
+ * cannot be dropped, after a WARNING: a client that took it while the
+ * worker did not hold it must not keep the worker from the primary's role.
+ * Outside any transaction, so without a subtransaction: a failed drop has
+ * changed nothing but the slot's own state, and holds at most
+ * ReplicationSlotAllocationLock, beside which we hold no LWLock.
  */
 static bool
-sf_copy_taken(const char *name)
+sf_drop_leftover(const char *name)
 {
-	ReplicationSlot *slot;
-	bool		taken = false;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	bool		dropped = true;
 
-	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	slot = SearchNamedReplicationSlot(name, false);
-	if (slot != NULL)
+	PG_TRY();
 	{
-		SpinLockAcquire(&slot->mutex);
-		taken = slot->active_pid != 0 && slot->active_pid != MyProcPid;
-		SpinLockRelease(&slot->mutex);
+		ReplicationSlotDrop(name, true);
 	}
-	LWLockRelease(ReplicationSlotControlLock);
-	return taken;
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		LWLockReleaseAll();
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("could not drop copy of replication slot \"%s\", which was not ready when recovery ended",
+						name),
+				 errdetail_internal("%s", edata->message),
+				 errhint("Drop the slot once that process has let go of it: it does not hold what its clients need.")));
+		FreeErrorData(edata);
+		dropped = false;
+	}
+	PG_END_TRY();
+	return dropped;
 }
 
 /*
@@ -704,18 +727,8 @@ sf_drop_waiting_copies(void)
 		/* an invalidated copy is no more ready than a waiting one */
 		if (!waiting && (!sf_slot_read(name, &state) || !state.invalidated))
 			continue;
-		if (sf_copy_taken(name))
-		{
-			/* one client must not keep the worker from the primary's role */
-			ereport(WARNING,
-					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("could not drop copy of replication slot \"%s\", which was not ready when recovery ended",
-							name),
-					 errdetail("Another process uses it."),
-					 errhint("Drop the slot once that process has let go of it: it does not hold what its clients need.")));
+		if (!sf_drop_leftover(name))
 			continue;
-		}
-		ReplicationSlotDrop(name, true);
 		appendStringInfo(&dropped, "%s\"%s\"", dropped.len > 0 ? ", " : "", name);
 	}
 	if (dropped.len > 0)

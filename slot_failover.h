@@ -157,7 +157,8 @@ extern void sf_move_horizons(void);
 extern void sf_hold_copy(const char *name);
 extern void sf_release_held_copies(void);
 extern void sf_drop_copy(const char *name);
-extern void sf_drop_orphans(const char **wanted, int nwanted);
+extern List *sf_orphan_copies(const char **wanted, int nwanted);
+extern void sf_drop_orphan(const char *name);
 extern void sf_drop_waiting_copies(void);
 
 /* gate.c */

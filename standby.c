@@ -28,13 +28,15 @@
  *	  which a standby shares with its primary) is ignored, with one WARNING
  *	  and state "error": a subscription FOR ALL TABLES can bring one.
  *	- A copy whose row is gone, or whose row another cluster wrote, is
- *	  dropped (sf_drop_orphans).
+ *	  dropped (sf_drop_orphan).
  *	- A ready copy we hold since the last cycle, whose row names the same
  *	  slot, is moved forward without a subtransaction when no saving is
  *	  needed (sf_sync_held_copy): the common case.
  *
- * Every other row is handled in its own subtransaction, so that an error in
- * one leaves the others alone (pg_failover_slots #49).
+ * Every other row, and the drop of every orphan copy, is handled in its own
+ * subtransaction (sf_guarded), so that an error in one (a copy a client
+ * holds, no free slot) is reported on that row and leaves the others
+ * alone (pg_failover_slots #49).
  *
  * What the worker remembers about each row between cycles (copy_entries)
  * lives in its own memory and needs no lock.  What a cycle found is
@@ -63,6 +65,7 @@
 #include "access/xlogrecovery.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "replication/slot.h"
 #include "replication/walreceiver.h"
@@ -157,11 +160,12 @@ static void sf_notice_lost_copy(SlotRow *row, CopyEntry *entry,
 								const LocalSlot *local);
 static void sf_keep_copy(SlotRow *row, CopyEntry *entry, CopyFacts *facts,
 						 CopyDecision *decision);
-static void sf_sync_row_guarded(SlotRow *row, SlotRow *upstream, CopyEntry *entry);
+static CopyEntry *sf_entry(const char *name);
+static void sf_guarded(CopyEntry *entry, SlotRow *row, SlotRow *upstream);
 static bool sf_sync_held_copy(SlotRow *row, SlotRow *upstream, CopyEntry *entry);
 static void sf_ignore_foreign_row(SlotRow *row, CopyEntry *entry);
 static const char *sf_logical_blocker(bool ready_copy);
-static void sf_set_state(CopyEntry *entry, SlotFailoverCopyState state,
+static bool sf_set_state(CopyEntry *entry, SlotFailoverCopyState state,
 						 const char *fmt,...) pg_attribute_printf(3, 4);
 static void sf_publish(void);
 
@@ -202,6 +206,7 @@ sf_standby_cycle(bool force)
 	int			nwanted = 0;
 	HASH_SEQ_STATUS seq;
 	CopyEntry  *entry;
+	ListCell   *lc;
 
 	/* first, since replay does not move while it waits for us */
 	sf_yield_to_replay();
@@ -230,18 +235,7 @@ sf_standby_cycle(bool force)
 	wanted = palloc(sizeof(const char *) * Max(nrows, 1));
 	for (int i = 0; i < nrows; i++)
 	{
-		bool		found;
-
-		entry = hash_search(copy_entries, NameStr(rows[i].name), HASH_ENTER, &found);
-		if (!found)
-		{
-			entry->state = SF_COPY_WAITING;
-			entry->reason[0] = '\0';
-			entry->had_copy = false;
-			entry->slot = NULL;
-			entry->changed_at = GetCurrentTimestamp();
-		}
-		entry->seen = true;
+		entry = sf_entry(NameStr(rows[i].name));
 		entry->foreign = rows[i].system_identifier != GetSystemIdentifier();
 		if (entry->foreign)
 			sf_ignore_foreign_row(&rows[i], entry);
@@ -249,14 +243,16 @@ sf_standby_cycle(bool force)
 		{
 			wanted[nwanted++] = NameStr(rows[i].name);
 			if (!sf_sync_held_copy(&rows[i], upstream, entry))
-				sf_sync_row_guarded(&rows[i], upstream, entry);
+				sf_guarded(entry, &rows[i], upstream);
 		}
 	}
 
 	/* once for all copies, after those that needed it were saved */
 	sf_move_horizons();
 
-	sf_drop_orphans(wanted, nwanted);
+	/* each on its own too: one that a client holds must not stop the rest */
+	foreach(lc, sf_orphan_copies(wanted, nwanted))
+		sf_guarded(sf_entry(lfirst(lc)), NULL, NULL);
 	CommitTransactionCommand();
 
 	/* forget rows that are gone */
@@ -293,6 +289,30 @@ sf_entries_begin(void)
 	hash_seq_init(&seq, copy_entries);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 		entry->seen = false;
+}
+
+/*
+ * The entry of a name that this cycle has seen: a row's, or an orphan
+ * copy's (whose state the status view does not show, since it has no
+ * row, but which says an error once as a row's does).
+ */
+static CopyEntry *
+sf_entry(const char *name)
+{
+	CopyEntry  *entry;
+	bool		found;
+
+	entry = hash_search(copy_entries, name, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->state = SF_COPY_WAITING;
+		entry->reason[0] = '\0';
+		entry->had_copy = false;
+		entry->slot = NULL;
+		entry->changed_at = GetCurrentTimestamp();
+	}
+	entry->seen = true;
+	return entry;
 }
 
 /*
@@ -453,11 +473,15 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 }
 
 /*
- * sf_sync_row in a subtransaction: an error is recorded as the row's state
- * and does not stop the cycle.
+ * sf_sync_row for a row, or without one the drop of an orphan copy named
+ * by the entry (sf_drop_orphan), in a subtransaction: an error, such as a
+ * copy that a client holds, is recorded as that entry's state and does
+ * not stop the cycle.  Only rows that need more than moving a held copy
+ * in place get here, so healthy rows pay no subtransaction.  The WARNING
+ * is said once per error text, as the view shows it.
  */
 static void
-sf_sync_row_guarded(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
+sf_guarded(CopyEntry *entry, SlotRow *row, SlotRow *upstream)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -466,7 +490,10 @@ sf_sync_row_guarded(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		sf_sync_row(row, upstream, entry);
+		if (row != NULL)
+			sf_sync_row(row, upstream, entry);
+		else
+			sf_drop_orphan(NameStr(entry->name));
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -484,15 +511,13 @@ sf_sync_row_guarded(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 
-		if (entry->state != SF_COPY_ERROR ||
-			strcmp(entry->reason, edata->message) != 0)
+		if (sf_set_state(entry, SF_COPY_ERROR, "%s", edata->message))
 			ereport(WARNING,
 					(errcode(edata->sqlerrcode),
 					 errmsg("could not synchronize replication slot \"%s\"",
-							NameStr(row->name)),
+							NameStr(entry->name)),
 					 errdetail_internal("%s", edata->message),
 					 edata->hint ? errhint("%s", edata->hint) : 0));
-		sf_set_state(entry, SF_COPY_ERROR, "%s", edata->message);
 		entry->slot = NULL;
 		FreeErrorData(edata);
 	}
@@ -667,7 +692,7 @@ sf_sync_held_copy(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
  * A row that another cluster wrote, for instance one that a subscription to
  * a publication FOR ALL TABLES brought to our primary: it says nothing about
  * the slots of our primary, so it gets no copy, and a copy of that name
- * loses its row (sf_drop_orphans).  One WARNING while the row stays.
+ * loses its row (sf_drop_orphan).  One WARNING while the row stays.
  */
 static void
 sf_ignore_foreign_row(SlotRow *row, CopyEntry *entry)
@@ -714,9 +739,11 @@ sf_logical_blocker(bool ready_copy)
 }
 
 /*
- * Record the state of a row's copy, and when it changed.
+ * Record the state of a row's copy, and when it changed.  The reason is cut
+ * to what the status board holds, at a character boundary.  Returns
+ * whether the state or the reason changed.
  */
-static void
+static bool
 sf_set_state(CopyEntry *entry, SlotFailoverCopyState state, const char *fmt,...)
 {
 	char		reason[SF_REASON_LEN];
@@ -725,13 +752,14 @@ sf_set_state(CopyEntry *entry, SlotFailoverCopyState state, const char *fmt,...)
 	va_start(args, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, args);
 	va_end(args);
+	reason[pg_mbcliplen(reason, strlen(reason), SF_REASON_LEN - 1)] = '\0';
 
-	if (entry->state != state || strcmp(entry->reason, reason) != 0)
-	{
-		entry->state = state;
-		strlcpy(entry->reason, reason, SF_REASON_LEN);
-		entry->changed_at = GetCurrentTimestamp();
-	}
+	if (entry->state == state && strcmp(entry->reason, reason) == 0)
+		return false;
+	entry->state = state;
+	strlcpy(entry->reason, reason, SF_REASON_LEN);
+	entry->changed_at = GetCurrentTimestamp();
+	return true;
 }
 
 /*
