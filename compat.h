@@ -20,6 +20,7 @@
 #define SLOT_FAILOVER_COMPAT_H
 
 #include "access/transam.h"
+#include "access/xlog_internal.h"
 #include "access/xlog.h"
 #include "funcapi.h"
 #include "replication/slot.h"
@@ -121,6 +122,23 @@ static inline void
 sf_init_materialized_srf(FunctionCallInfo fcinfo)
 {
 	InitMaterializedSRF(fcinfo, 0);
+}
+
+/*
+ * A built-in resource manager's redo function; sf_replace_redo puts another
+ * in its place and returns it.  Only from _PG_init in the postmaster, whose
+ * table the startup process inherits.  (PG15+: RmgrTable is writable, for
+ * custom resource managers; PG13-14: it is const.)
+ */
+typedef void (*sf_redo_function) (XLogReaderState *record);
+
+static inline sf_redo_function
+sf_replace_redo(RmgrId rmid, sf_redo_function redo)
+{
+	sf_redo_function previous = RmgrTable[rmid].rm_redo;
+
+	RmgrTable[rmid].rm_redo = redo;
+	return previous;
 }
 
 #endif							/* SLOT_FAILOVER_COMPAT_H */

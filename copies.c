@@ -66,9 +66,13 @@
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
+
+#include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xlog.h"
 #include "catalog/pg_database.h"
+#include "common/relpath.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "replication/slot.h"
@@ -76,6 +80,8 @@
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -83,6 +89,18 @@
 #include "compat.h"
 #include "slot_failover.h"
 
+/*
+ * What the startup process tells the worker, in shared memory; mutex
+ * protects it.
+ */
+typedef struct CopiesShared
+{
+	slock_t		mutex;
+	Oid			dropping;		/* replay is dropping this database */
+} CopiesShared;
+
+static Oid	sf_database_dropping(void);
+static bool sf_database_present(Oid datoid);
 static bool sf_lock_has_waiter(const LOCKTAG *tag);
 static bool sf_two_phase_differs(const SlotRow *row, ReplicationSlot *slot);
 static bool sf_take_positions(ReplicationSlot *slot, const SlotRow *row,
@@ -100,11 +118,189 @@ static bool horizons_moved = false;
 /* OIDs of the databases whose pg_database entry we hold a session lock on */
 static List *held_databases = NIL;
 
+static CopiesShared *copies_shared = NULL;
+
+/*
+ * Ask for the shared state's memory; from shmem_request_hook.
+ */
+void
+sf_copies_shmem_request(void)
+{
+	RequestAddinShmemSpace(sizeof(CopiesShared));
+}
+
+/*
+ * Create or attach to the shared state; from shmem_startup_hook, which
+ * holds AddinShmemInitLock.
+ */
+void
+sf_copies_shmem_init(void)
+{
+	bool		found;
+
+	copies_shared = ShmemInitStruct("slot_failover copies",
+									sizeof(CopiesShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&copies_shared->mutex);
+		copies_shared->dropping = InvalidOid;
+	}
+}
+
+/*
+ * The database whose drop replay is replaying, or InvalidOid.
+ */
+static Oid
+sf_database_dropping(void)
+{
+	Oid			datoid;
+
+	SpinLockAcquire(&copies_shared->mutex);
+	datoid = copies_shared->dropping;
+	SpinLockRelease(&copies_shared->mutex);
+	return datoid;
+}
+
+/*
+ * In the startup process, around the replay of a database's drop (also
+ * the old location's, for ALTER DATABASE ... SET TABLESPACE), which drops
+ * the database's slots and fails on one that is active: with a valid
+ * datoid, before it, say so (the worker then lets go of the database at
+ * once and does not take it again), and let go of the database's copies
+ * that holder (the launcher) keeps while no worker holds them; with
+ * InvalidOid, after it.
+ */
+void
+sf_replay_drops_database(Oid datoid, pid_t holder)
+{
+	SpinLockAcquire(&copies_shared->mutex);
+	copies_shared->dropping = datoid;
+	SpinLockRelease(&copies_shared->mutex);
+
+	if (OidIsValid(datoid) && holder != 0)
+	{
+		LWLockAcquire(ReplicationSlotControlLock, LW_EXCLUSIVE);
+		sf_hand_over_copies(holder, 0, datoid);
+		LWLockRelease(ReplicationSlotControlLock);
+	}
+}
+
+/*
+ * Give every copy that process from holds, of database datoid or of every
+ * database with InvalidOid, to process to (0: nobody), and wake whoever
+ * waits for one of them.  Caller holds ReplicationSlotControlLock
+ * exclusively, which orders the changes of holder: the worker hands its
+ * copies to the launcher when it exits or fails, and takes them back when
+ * it starts or goes on (sf_take_over_copies); the launcher, when it exits,
+ * and the startup process, before it replays a database's drop, let go of
+ * those it holds.  The slot a process has acquired is not a held copy.
+ */
+void
+sf_hand_over_copies(pid_t from, pid_t to, Oid datoid)
+{
+	for (int i = 0; i < max_replication_slots; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+		bool		moved = false;
+
+		if (!slot->in_use || slot == MyReplicationSlot)
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		if (slot->active_pid == from &&
+			(!OidIsValid(datoid) || slot->data.database == datoid))
+		{
+			slot->active_pid = to;
+			moved = true;
+		}
+		SpinLockRelease(&slot->mutex);
+		if (moved)
+			ConditionVariableBroadcast(&slot->active_cv);
+	}
+}
+
+/*
+ * The worker exits, or a cycle failed: give every copy it holds to the
+ * launcher (to; 0 if none runs) but those of a database that replay is
+ * dropping, which it lets go of.  Caller holds ReplicationSlotControlLock
+ * exclusively, read to under it, and then releases the database locks
+ * (sf_release_held_copies).
+ */
+void
+sf_hand_over_held_copies(pid_t to)
+{
+	Oid			dropping = sf_database_dropping();
+
+	if (OidIsValid(dropping))
+		sf_hand_over_copies(MyProcPid, 0, dropping);
+	sf_hand_over_copies(MyProcPid, to, InvalidOid);
+}
+
+/*
+ * Take back the copies that process from (the launcher) holds for us, as
+ * the first thing the worker does when it starts or goes on after an
+ * error, so that no client can take one in between.  A logical copy's
+ * database is locked first (sf_lock_database); one whose database replay
+ * is dropping is left to the startup process, and one whose database is
+ * gone is taken all the same: replay has dropped what it drops, and the
+ * copy is ours to drop.  Needs a transaction, for the catalog cache.
+ */
+void
+sf_take_over_copies(pid_t from)
+{
+	List	   *names = NIL;
+	List	   *databases = NIL;
+	ListCell   *lc_name;
+	ListCell   *lc_database;
+
+	if (from == 0)
+		return;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < max_replication_slots; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+
+		if (slot->in_use && slot->active_pid == from)
+		{
+			names = lappend(names, pstrdup(NameStr(slot->data.name)));
+			databases = lappend_oid(databases, slot->data.database);
+		}
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	forboth(lc_name, names, lc_database, databases)
+	{
+		Oid			datoid = lfirst_oid(lc_database);
+		ReplicationSlot *slot;
+
+		bool		dropping;
+
+		if (OidIsValid(datoid) && !sf_lock_database(datoid, &dropping) &&
+			dropping)
+			continue;
+		LWLockAcquire(ReplicationSlotControlLock, LW_EXCLUSIVE);
+		slot = SearchNamedReplicationSlot(lfirst(lc_name), false);
+		if (slot != NULL)
+		{
+			SpinLockAcquire(&slot->mutex);
+			if (slot->active_pid == from)
+				slot->active_pid = MyProcPid;
+			SpinLockRelease(&slot->mutex);
+			ConditionVariableBroadcast(&slot->active_cv);
+		}
+		LWLockRelease(ReplicationSlotControlLock);
+	}
+}
+
 /*
  * Lock the pg_database entry of a logical copy's database for the session,
  * unless we already hold it, so that replay of DROP DATABASE waits for
  * sf_yield_to_replay() instead of failing on a copy we hold.  Returns
- * whether the database exists; if not, the lock is not kept.
+ * whether the database exists (sf_database_present).  If it does not, the
+ * lock is kept all the same, so that the caller may drop a copy left in
+ * it, unless replay is dropping it right now (sf_replay_drops_database):
+ * then *dropping is set, nothing is locked, and its copies are replay's to
+ * drop; the caller must not touch them.
  *
  * The database goes into held_databases before the lock is taken, so that
  * an error cannot leave a lock nobody knows to release; the list may name
@@ -114,32 +310,62 @@ static List *held_databases = NIL;
  * the promotion: then only whether the database exists counts.
  */
 bool
-sf_lock_database(Oid datoid)
+sf_lock_database(Oid datoid, bool *dropping)
 {
 	LOCKTAG		tag;
 	MemoryContext oldcxt;
 
+	*dropping = false;
 	if (!RecoveryInProgress())
 		return SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(datoid));
 
-	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, datoid, 0);
-	if (sf_lock_held_by_me(&tag, AccessShareLock))
-		return true;
-
-	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	held_databases = list_append_unique_oid(held_databases, datoid);
-	MemoryContextSwitchTo(oldcxt);
-
-	/* waits while replay drops the database, which drops its slots */
-	LockSharedObjectForSession(DatabaseRelationId, datoid, 0, AccessShareLock);
-	AcceptInvalidationMessages();
-	if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(datoid)))
+	if (datoid == sf_database_dropping())
 	{
-		sf_let_go(datoid);
-		held_databases = list_delete_oid(held_databases, datoid);
+		*dropping = true;
 		return false;
 	}
-	return true;
+
+	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, datoid, 0);
+	if (!sf_lock_held_by_me(&tag, AccessShareLock))
+	{
+		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+		held_databases = list_append_unique_oid(held_databases, datoid);
+		MemoryContextSwitchTo(oldcxt);
+
+		/* waits while replay drops the database, which drops its slots */
+		LockSharedObjectForSession(DatabaseRelationId, datoid, 0,
+								   AccessShareLock);
+		AcceptInvalidationMessages();
+	}
+	return sf_database_present(datoid);
+}
+
+/*
+ * Is the database there: its pg_database row, and its directory?  Replay
+ * of DROP DATABASE removes the directory, and the slots, well before it
+ * replays the commit that removes the row: in between, a copy made there
+ * would outlive the database.  Replay of ALTER DATABASE ... SET TABLESPACE
+ * commits the new location before it removes the old one.
+ */
+static bool
+sf_database_present(Oid datoid)
+{
+	HeapTuple	tuple;
+	bool		present = false;
+
+	tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(datoid));
+	if (HeapTupleIsValid(tuple))
+	{
+		char	   *path;
+		struct stat st;
+
+		path = GetDatabasePath(datoid,
+							   ((Form_pg_database) GETSTRUCT(tuple))->dattablespace);
+		present = stat(path, &st) == 0;
+		pfree(path);
+		ReleaseSysCache(tuple);
+	}
+	return present;
 }
 
 /*
@@ -167,26 +393,29 @@ sf_lock_has_waiter(const LOCKTAG *tag)
 }
 
 /*
- * Let go of the copies and the lock of every database whose lock another
- * process waits for: that is the startup process replaying DROP DATABASE,
- * and replay stands still until we do.  Once recovery has ended, a waiter
+ * Let go of the copies and the lock of every database that replay is about
+ * to drop (sf_replay_drops_database, which wakes the worker), or whose lock
+ * another process waits for: that is the startup process replaying DROP
+ * DATABASE, and replay stands still until we do.  Once recovery has ended, a waiter
  * can only be a user's session, and the copies stay held.
  */
 void
 sf_yield_to_replay(void)
 {
 	ListCell   *lc;
+	Oid			dropping;
 
 	if (!RecoveryInProgress())
 		return;
 
+	dropping = sf_database_dropping();
 	foreach(lc, held_databases)
 	{
 		Oid			datoid = lfirst_oid(lc);
 		LOCKTAG		tag;
 
 		SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, datoid, 0);
-		if (!sf_lock_has_waiter(&tag))
+		if (datoid != dropping && !sf_lock_has_waiter(&tag))
 			continue;
 		ereport(LOG,
 				(errmsg("letting go of copies of replication slots in database with OID %u, which replay is about to drop",
@@ -653,11 +882,13 @@ void
 sf_drop_orphan(const char *name)
 {
 	SlotState	state;
+	bool		dropping;
 
 	if (!sf_slot_read(name, &state))
 		return;
-	/* a database that is gone took its slots with it */
-	if (OidIsValid(state.database) && !sf_lock_database(state.database))
+	/* replay is dropping its database, and drops it */
+	if (OidIsValid(state.database) &&
+		!sf_lock_database(state.database, &dropping) && dropping)
 		return;
 	sf_drop_copy(name);
 }

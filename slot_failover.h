@@ -134,6 +134,7 @@ extern bool sf_worker_preloaded(void);
 extern void sf_worker_register_launcher(void);
 extern void sf_worker_explain_error(ErrorData *edata);
 extern void sf_worker_marks_changed(void);
+extern void sf_worker_replay_drops(Oid datoid);
 extern XLogRecPtr sf_worker_sync(void);
 extern void sf_worker_get_status(SlotFailoverWorkerStatus *status);
 
@@ -148,7 +149,13 @@ extern void sf_standby_finish(bool last_pass);
 extern bool sf_standby_last_pass_pending(void);
 
 /* copies.c */
-extern bool sf_lock_database(Oid datoid);
+extern void sf_copies_shmem_request(void);
+extern void sf_copies_shmem_init(void);
+extern void sf_replay_drops_database(Oid datoid, pid_t holder);
+extern void sf_hand_over_copies(pid_t from, pid_t to, Oid datoid);
+extern void sf_hand_over_held_copies(pid_t to);
+extern void sf_take_over_copies(pid_t from);
+extern bool sf_lock_database(Oid datoid, bool *dropping);
 extern void sf_yield_to_replay(void);
 extern void sf_create_copy(const SlotRow *row);
 extern ReplicationSlot *sf_advance_copy(const SlotRow *row, bool make_ready);

@@ -110,6 +110,7 @@ typedef struct LocalSlot
 typedef struct CopyFacts
 {
 	bool		database_exists;	/* a logical row's database is here */
+	bool		database_dropping;	/* replay is dropping it right now */
 	bool		is_primary_slot;	/* the row names primary_slot_name */
 	const char *logical_blocker;	/* why logical copies wait, or NULL */
 	const SlotRow *upstream;	/* the row of primary_slot_name, or NULL */
@@ -347,16 +348,20 @@ sf_find_local(const char *name, LocalSlot *local)
  * Read what sf_decide_copy needs to know besides the row.  A logical row's
  * database is locked first (sf_lock_database), since a copy in it may be
  * touched only under that lock; if the database is gone, nothing else is
- * read.
+ * read but the local slot, which may be a copy left there; if replay is
+ * dropping it, not even that (the copy is replay's).
  */
 static void
 sf_gather_facts(SlotRow *row, SlotRow *upstream, CopyFacts *facts)
 {
 	memset(facts, 0, sizeof(CopyFacts));
-	facts->database_exists = !row->logical || sf_lock_database(row->datoid);
-	if (!facts->database_exists)
+	facts->database_exists = !row->logical ||
+		sf_lock_database(row->datoid, &facts->database_dropping);
+	if (facts->database_dropping)
 		return;
 	sf_find_local(NameStr(row->name), &facts->local);
+	if (!facts->database_exists)
+		return;
 	facts->is_primary_slot = PrimarySlotName != NULL &&
 		strcmp(NameStr(row->name), PrimarySlotName) == 0;
 	facts->logical_blocker = row->logical ?
@@ -404,9 +409,12 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 
 	memset(decision, 0, sizeof(CopyDecision));
 
-	/* 1: the database is gone */
+	/* 1: the database is gone; a copy left in it (made there after replay
+	 * dropped its slots, before the commit) goes, unless replay drops it */
 	if (!facts->database_exists)
-		sf_set_decision(decision, SF_DO_NONE, SF_COPY_ERROR,
+		sf_set_decision(decision,
+						local->exists && local->owned ? SF_DO_DROP : SF_DO_NONE,
+						SF_COPY_ERROR,
 						"database with OID %u of the slot does not exist on this standby",
 						row->datoid);
 	/* 2: a slot that is not ours */
