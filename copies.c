@@ -28,22 +28,39 @@
  *	  failover must know whether the client already had the PREPARE.
  *	- Only a slot with a marker is ours; nothing here touches another.
  *
- * Protection: between cycles the worker holds every copy, that is, marks
- * it active for its own PID without acquiring it, so that nobody can drop,
- * advance or stream from it while this node is a standby (worker.c's log
- * hook then names slot_failover in the error).  Replay of DROP DATABASE
- * fails, and stops the standby, if a slot of that database is active.  So
- * the worker holds a session lock on the pg_database entry of every
- * database it holds logical copies in (held_databases), and touches such
- * a copy only under that lock; the startup process takes the lock in
- * AccessExclusiveLock mode before it drops the database's slots, so it
- * waits.  At the start of each cycle, that is at least once per naptime,
- * sf_yield_to_replay() lets go of the copies and lock of every database
- * whose lock has a waiter, and replay goes on.  Invariants: a logical copy
- * is held only while we hold its database's lock, and every database we
- * hold a lock on is in held_databases.  A top-level abort releases session
- * locks too, so an error in a cycle, promotion and exit first let go of
- * every copy (sf_release_held_copies).
+ * Protection: the worker holds every copy, that is, marks it active for
+ * its own PID without acquiring it, so that nobody can drop, advance or
+ * stream from it while this node is a standby (worker.c's log hook then
+ * names slot_failover in the error).  While no worker runs (it exited, or
+ * waits after a failed cycle) the launcher holds them instead: the worker
+ * hands them over (sf_hand_over_held_copies) and takes them back first
+ * thing (sf_take_over_copies); the launcher lets go of them when it exits.
+ * Every change of holder is made under ReplicationSlotControlLock held
+ * exclusively, so that none is lost between two processes.  Holding needs
+ * nothing on disk: a crash restart reloads the slots inactive, and a copy
+ * is unprotected only between then and the worker's first cycle, and
+ * while neither worker nor launcher runs.
+ *
+ * Replay of DROP DATABASE (and of ALTER DATABASE ... SET TABLESPACE, as a
+ * drop at the old location) drops the database's slots and fails, stopping
+ * the standby, if one of them is active.  So the worker holds a session
+ * lock on the pg_database entry of every database it holds logical copies
+ * in (held_databases), and touches such a copy only under that lock; the
+ * startup process takes the lock in AccessExclusiveLock mode before it
+ * drops the database's slots, so it waits.  Before that, it says which
+ * database it drops (sf_replay_drops_database, in shared memory), takes
+ * from the launcher the copies the launcher holds there, and wakes the
+ * worker, whose sf_yield_to_replay() lets go of the copies and lock of
+ * that database (and of any whose lock has a waiter); the worker neither
+ * locks nor touches that database until the drop is replayed.  A copy is
+ * made only in a database whose directory exists, since replay removes it
+ * long before the commit that removes the row, and a copy left in a
+ * database that is gone is dropped.  Invariants: a logical copy is held
+ * by the worker only while it holds its database's lock; the launcher
+ * holds copies without locks, and never one of a database being dropped;
+ * every database we hold a lock on is in held_databases.  A top-level
+ * abort releases session locks too, so an error in a cycle first hands
+ * the copies to the launcher.
  *
  * Crash safety: a copy is created RS_EPHEMERAL, given its reservation and
  * its marker, then persisted; a crash before that leaves nothing, since
@@ -55,7 +72,9 @@
  *
  * State of this file, in the worker's own memory (no lock): held_databases,
  * and horizons_moved, which says that a copy moved during this cycle and
- * the global horizons must follow (sf_move_horizons).
+ * the global horizons must follow (sf_move_horizons).  In shared memory
+ * (CopiesShared, its spinlock): the database whose drop replay is
+ * replaying.
  *
  * Copyright (c) 2026, slot_failover developers
  *

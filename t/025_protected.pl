@@ -32,8 +32,7 @@ SELECT slot_failover.mark('doomed_slot');
 $primary->backup('backup');
 my $standby = new_standby($primary, 'backup', 'standby',
 	slot => 'standby_slot',
-	conf => "slot_failover.naptime = '1h'\n"
-	  . "log_recovery_conflict_waits = on\ndeadlock_timeout = '20ms'\n");
+	conf => "log_recovery_conflict_waits = on\ndeadlock_timeout = '20ms'\n");
 $primary->safe_psql('postgres', 'INSERT INTO public.t VALUES (1)');
 sync_standby($primary, $standby);
 ok( make_copy_ready(
@@ -101,10 +100,13 @@ $primary->safe_psql('postgres', "SELECT slot_failover.mark('doomed2_slot')");
 sync_standby($primary, $standby);
 wait_for_copy_state($standby, 'doomed2_slot', [ 'waiting', 'ready' ]);
 
-# the rows stay: the primary's worker naps too
-$primary->safe_psql('postgres', "ALTER SYSTEM SET slot_failover.naptime = '1h'");
-$primary->reload;
-$primary->safe_psql('postgres', 'SELECT slot_failover.sync()');
+# both workers nap for an hour: the rows stay, the standby's worker sleeps
+for my $node ($primary, $standby)
+{
+	$node->safe_psql('postgres', "ALTER SYSTEM SET slot_failover.naptime = '1h'");
+	$node->reload;
+	$node->safe_psql('postgres', 'SELECT slot_failover.sync()');
+}
 
 my $offset = -s $standby->logfile;
 $primary->safe_psql('postgres', "SELECT pg_drop_replication_slot('doomed_slot')");
