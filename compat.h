@@ -21,6 +21,7 @@
 #define SLOT_FAILOVER_COMPAT_H
 
 #include "access/transam.h"
+#include "access/xlog_internal.h"
 #include "access/xlog.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -201,16 +202,46 @@ sf_slot_active_pid(ReplicationSlot *slot)
 }
 
 /*
- * Mark the slot active for this process (mine) or for nobody.  Caller
- * holds the slot's spinlock.  (19+: active_proc.)
+ * Who has a slot active, in the form the slot records it: 15-18 the
+ * holder's PID (active_pid), 19+ its ProcNumber (active_proc).  The worker
+ * and the launcher hand copies to each other in this form.  Caller holds
+ * the slot's spinlock to read or set it.
  */
-static inline void
-sf_slot_set_active(ReplicationSlot *slot, bool mine)
+#if PG_VERSION_NUM >= 190000
+typedef ProcNumber SfHolder;
+#define SF_NOBODY	INVALID_PROC_NUMBER
+#else
+typedef pid_t SfHolder;
+#define SF_NOBODY	0
+#endif
+
+static inline SfHolder
+sf_holder_me(void)
 {
 #if PG_VERSION_NUM >= 190000
-	slot->active_proc = mine ? MyProcNumber : INVALID_PROC_NUMBER;
+	return MyProcNumber;
 #else
-	slot->active_pid = mine ? MyProcPid : 0;
+	return MyProcPid;
+#endif
+}
+
+static inline SfHolder
+sf_slot_holder(ReplicationSlot *slot)
+{
+#if PG_VERSION_NUM >= 190000
+	return slot->active_proc;
+#else
+	return slot->active_pid;
+#endif
+}
+
+static inline void
+sf_slot_set_holder(ReplicationSlot *slot, SfHolder holder)
+{
+#if PG_VERSION_NUM >= 190000
+	slot->active_proc = holder;
+#else
+	slot->active_pid = holder;
 #endif
 }
 
@@ -290,6 +321,23 @@ sf_checkpoint_slots(void)
 #else
 	CheckPointReplicationSlots();
 #endif
+}
+
+/*
+ * A built-in resource manager's redo function; sf_replace_redo puts another
+ * in its place and returns it.  Only from _PG_init in the postmaster, whose
+ * table the startup process inherits.  (PG15+: RmgrTable is writable, for
+ * custom resource managers; PG13-14: it is const.)
+ */
+typedef void (*sf_redo_function) (XLogReaderState *record);
+
+static inline sf_redo_function
+sf_replace_redo(RmgrId rmid, sf_redo_function redo)
+{
+	sf_redo_function previous = RmgrTable[rmid].rm_redo;
+
+	RmgrTable[rmid].rm_redo = redo;
+	return previous;
 }
 
 #endif							/* SLOT_FAILOVER_COMPAT_H */

@@ -28,22 +28,39 @@
  *	  failover must know whether the client already had the PREPARE.
  *	- Only a slot with a marker is ours; nothing here touches another.
  *
- * Protection: between cycles the worker holds every copy, that is, marks
- * it active for its own PID without acquiring it, so that nobody can drop,
- * advance or stream from it while this node is a standby (worker.c's log
- * hook then names slot_failover in the error).  Replay of DROP DATABASE
- * fails, and stops the standby, if a slot of that database is active.  So
- * the worker holds a session lock on the pg_database entry of every
- * database it holds logical copies in (held_databases), and touches such
- * a copy only under that lock; the startup process takes the lock in
- * AccessExclusiveLock mode before it drops the database's slots, so it
- * waits.  At the start of each cycle, that is at least once per naptime,
- * sf_yield_to_replay() lets go of the copies and lock of every database
- * whose lock has a waiter, and replay goes on.  Invariants: a logical copy
- * is held only while we hold its database's lock, and every database we
- * hold a lock on is in held_databases.  A top-level abort releases session
- * locks too, so an error in a cycle, promotion and exit first let go of
- * every copy (sf_release_held_copies).
+ * Protection: the worker holds every copy, that is, marks it active for
+ * its own PID without acquiring it, so that nobody can drop, advance or
+ * stream from it while this node is a standby (worker.c's log hook then
+ * names slot_failover in the error).  While no worker runs (it exited, or
+ * waits after a failed cycle) the launcher holds them instead: the worker
+ * hands them over (sf_hand_over_held_copies) and takes them back first
+ * thing (sf_take_over_copies); the launcher lets go of them when it exits.
+ * Every change of holder is made under ReplicationSlotControlLock held
+ * exclusively, so that none is lost between two processes.  Holding needs
+ * nothing on disk: a crash restart reloads the slots inactive, and a copy
+ * is unprotected only between then and the worker's first cycle, and
+ * while neither worker nor launcher runs.
+ *
+ * Replay of DROP DATABASE (and of ALTER DATABASE ... SET TABLESPACE, as a
+ * drop at the old location) drops the database's slots and fails, stopping
+ * the standby, if one of them is active.  So the worker holds a session
+ * lock on the pg_database entry of every database it holds logical copies
+ * in (held_databases), and touches such a copy only under that lock; the
+ * startup process takes the lock in AccessExclusiveLock mode before it
+ * drops the database's slots, so it waits.  Before that, it says which
+ * database it drops (sf_replay_drops_database, in shared memory), takes
+ * from the launcher the copies the launcher holds there, and wakes the
+ * worker, whose sf_yield_to_replay() lets go of the copies and lock of
+ * that database (and of any whose lock has a waiter); the worker neither
+ * locks nor touches that database until the drop is replayed.  A copy is
+ * made only in a database whose directory exists, since replay removes it
+ * long before the commit that removes the row, and a copy left in a
+ * database that is gone is dropped.  Invariants: a logical copy is held
+ * by the worker only while it holds its database's lock; the launcher
+ * holds copies without locks, and never one of a database being dropped;
+ * every database we hold a lock on is in held_databases.  A top-level
+ * abort releases session locks too, so an error in a cycle first hands
+ * the copies to the launcher.
  *
  * Crash safety: a copy is created RS_EPHEMERAL, given its reservation and
  * its marker, then persisted; a crash before that leaves nothing, since
@@ -55,7 +72,9 @@
  *
  * State of this file, in the worker's own memory (no lock): held_databases,
  * and horizons_moved, which says that a copy moved during this cycle and
- * the global horizons must follow (sf_move_horizons).
+ * the global horizons must follow (sf_move_horizons).  In shared memory
+ * (CopiesShared, its spinlock): the database whose drop replay is
+ * replaying.
  *
  * Copyright (c) 2026, slot_failover developers
  *
@@ -66,9 +85,13 @@
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
+
+#include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xlog.h"
 #include "catalog/pg_database.h"
+#include "common/relpath.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "replication/slot.h"
@@ -76,6 +99,8 @@
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -83,6 +108,18 @@
 #include "compat.h"
 #include "slot_failover.h"
 
+/*
+ * What the startup process tells the worker, in shared memory; mutex
+ * protects it.
+ */
+typedef struct CopiesShared
+{
+	slock_t		mutex;
+	Oid			dropping;		/* replay is dropping this database */
+} CopiesShared;
+
+static Oid	sf_database_dropping(void);
+static bool sf_database_present(Oid datoid);
 static bool sf_lock_has_waiter(const LOCKTAG *tag);
 static bool sf_two_phase_differs(const SlotRow *row, ReplicationSlot *slot);
 static bool sf_take_positions(ReplicationSlot *slot, const SlotRow *row,
@@ -92,7 +129,7 @@ static void sf_save_copy(ReplicationSlot *slot, bool old_two_phase,
 static void sf_release_copy(void);
 static void sf_let_go(Oid datoid);
 static int	sf_name_cmp(const void *a, const void *b);
-static bool sf_copy_taken(const char *name);
+static bool sf_drop_leftover(const char *name);
 
 /* a copy moved: the global horizons follow at the end of the cycle */
 static bool horizons_moved = false;
@@ -100,11 +137,189 @@ static bool horizons_moved = false;
 /* OIDs of the databases whose pg_database entry we hold a session lock on */
 static List *held_databases = NIL;
 
+static CopiesShared *copies_shared = NULL;
+
+/*
+ * Ask for the shared state's memory; from shmem_request_hook.
+ */
+void
+sf_copies_shmem_request(void)
+{
+	RequestAddinShmemSpace(sizeof(CopiesShared));
+}
+
+/*
+ * Create or attach to the shared state; from shmem_startup_hook, which
+ * holds AddinShmemInitLock.
+ */
+void
+sf_copies_shmem_init(void)
+{
+	bool		found;
+
+	copies_shared = ShmemInitStruct("slot_failover copies",
+									sizeof(CopiesShared), &found);
+	if (!found)
+	{
+		SpinLockInit(&copies_shared->mutex);
+		copies_shared->dropping = InvalidOid;
+	}
+}
+
+/*
+ * The database whose drop replay is replaying, or InvalidOid.
+ */
+static Oid
+sf_database_dropping(void)
+{
+	Oid			datoid;
+
+	SpinLockAcquire(&copies_shared->mutex);
+	datoid = copies_shared->dropping;
+	SpinLockRelease(&copies_shared->mutex);
+	return datoid;
+}
+
+/*
+ * In the startup process, around the replay of a database's drop (also
+ * the old location's, for ALTER DATABASE ... SET TABLESPACE), which drops
+ * the database's slots and fails on one that is active: with a valid
+ * datoid, before it, say so (the worker then lets go of the database at
+ * once and does not take it again), and let go of the database's copies
+ * that holder (the launcher) keeps while no worker holds them; with
+ * InvalidOid, after it.
+ */
+void
+sf_replay_drops_database(Oid datoid, SfHolder holder)
+{
+	SpinLockAcquire(&copies_shared->mutex);
+	copies_shared->dropping = datoid;
+	SpinLockRelease(&copies_shared->mutex);
+
+	if (OidIsValid(datoid) && holder != SF_NOBODY)
+	{
+		LWLockAcquire(ReplicationSlotControlLock, LW_EXCLUSIVE);
+		sf_hand_over_copies(holder, SF_NOBODY, datoid);
+		LWLockRelease(ReplicationSlotControlLock);
+	}
+}
+
+/*
+ * Give every copy that process from holds, of database datoid or of every
+ * database with InvalidOid, to process to (0: nobody), and wake whoever
+ * waits for one of them.  Caller holds ReplicationSlotControlLock
+ * exclusively, which orders the changes of holder: the worker hands its
+ * copies to the launcher when it exits or fails, and takes them back when
+ * it starts or goes on (sf_take_over_copies); the launcher, when it exits,
+ * and the startup process, before it replays a database's drop, let go of
+ * those it holds.  The slot a process has acquired is not a held copy.
+ */
+void
+sf_hand_over_copies(SfHolder from, SfHolder to, Oid datoid)
+{
+	for (int i = 0; i < max_replication_slots; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+		bool		moved = false;
+
+		if (!slot->in_use || slot == MyReplicationSlot)
+			continue;
+		SpinLockAcquire(&slot->mutex);
+		if (sf_slot_holder(slot) == from &&
+			(!OidIsValid(datoid) || slot->data.database == datoid))
+		{
+			sf_slot_set_holder(slot, to);
+			moved = true;
+		}
+		SpinLockRelease(&slot->mutex);
+		if (moved)
+			ConditionVariableBroadcast(&slot->active_cv);
+	}
+}
+
+/*
+ * The worker exits, or a cycle failed: give every copy it holds to the
+ * launcher (to; 0 if none runs) but those of a database that replay is
+ * dropping, which it lets go of.  Caller holds ReplicationSlotControlLock
+ * exclusively, read to under it, and then releases the database locks
+ * (sf_release_held_copies).
+ */
+void
+sf_hand_over_held_copies(SfHolder to)
+{
+	Oid			dropping = sf_database_dropping();
+
+	if (OidIsValid(dropping))
+		sf_hand_over_copies(sf_holder_me(), SF_NOBODY, dropping);
+	sf_hand_over_copies(sf_holder_me(), to, InvalidOid);
+}
+
+/*
+ * Take back the copies that process from (the launcher) holds for us, as
+ * the first thing the worker does when it starts or goes on after an
+ * error, so that no client can take one in between.  A logical copy's
+ * database is locked first (sf_lock_database); one whose database replay
+ * is dropping is left to the startup process, and one whose database is
+ * gone is taken all the same: replay has dropped what it drops, and the
+ * copy is ours to drop.  Needs a transaction, for the catalog cache.
+ */
+void
+sf_take_over_copies(SfHolder from)
+{
+	List	   *names = NIL;
+	List	   *databases = NIL;
+	ListCell   *lc_name;
+	ListCell   *lc_database;
+
+	if (from == SF_NOBODY)
+		return;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < max_replication_slots; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+
+		if (slot->in_use && sf_slot_holder(slot) == from)
+		{
+			names = lappend(names, pstrdup(NameStr(slot->data.name)));
+			databases = lappend_oid(databases, slot->data.database);
+		}
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	forboth(lc_name, names, lc_database, databases)
+	{
+		Oid			datoid = lfirst_oid(lc_database);
+		ReplicationSlot *slot;
+
+		bool		dropping;
+
+		if (OidIsValid(datoid) && !sf_lock_database(datoid, &dropping) &&
+			dropping)
+			continue;
+		LWLockAcquire(ReplicationSlotControlLock, LW_EXCLUSIVE);
+		slot = SearchNamedReplicationSlot(lfirst(lc_name), false);
+		if (slot != NULL)
+		{
+			SpinLockAcquire(&slot->mutex);
+			if (sf_slot_holder(slot) == from)
+				sf_slot_set_holder(slot, sf_holder_me());
+			SpinLockRelease(&slot->mutex);
+			ConditionVariableBroadcast(&slot->active_cv);
+		}
+		LWLockRelease(ReplicationSlotControlLock);
+	}
+}
+
 /*
  * Lock the pg_database entry of a logical copy's database for the session,
  * unless we already hold it, so that replay of DROP DATABASE waits for
  * sf_yield_to_replay() instead of failing on a copy we hold.  Returns
- * whether the database exists; if not, the lock is not kept.
+ * whether the database exists (sf_database_present).  If it does not, the
+ * lock is kept all the same, so that the caller may drop a copy left in
+ * it, unless replay is dropping it right now (sf_replay_drops_database):
+ * then *dropping is set, nothing is locked, and its copies are replay's to
+ * drop; the caller must not touch them.
  *
  * The database goes into held_databases before the lock is taken, so that
  * an error cannot leave a lock nobody knows to release; the list may name
@@ -114,32 +329,62 @@ static List *held_databases = NIL;
  * the promotion: then only whether the database exists counts.
  */
 bool
-sf_lock_database(Oid datoid)
+sf_lock_database(Oid datoid, bool *dropping)
 {
 	LOCKTAG		tag;
 	MemoryContext oldcxt;
 
+	*dropping = false;
 	if (!RecoveryInProgress())
 		return SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(datoid));
 
-	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, datoid, 0);
-	if (sf_lock_held_by_me(&tag, AccessShareLock))
-		return true;
-
-	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
-	held_databases = list_append_unique_oid(held_databases, datoid);
-	MemoryContextSwitchTo(oldcxt);
-
-	/* waits while replay drops the database, which drops its slots */
-	LockSharedObjectForSession(DatabaseRelationId, datoid, 0, AccessShareLock);
-	AcceptInvalidationMessages();
-	if (!SearchSysCacheExists1(DATABASEOID, ObjectIdGetDatum(datoid)))
+	if (datoid == sf_database_dropping())
 	{
-		sf_let_go(datoid);
-		held_databases = list_delete_oid(held_databases, datoid);
+		*dropping = true;
 		return false;
 	}
-	return true;
+
+	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, datoid, 0);
+	if (!sf_lock_held_by_me(&tag, AccessShareLock))
+	{
+		oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+		held_databases = list_append_unique_oid(held_databases, datoid);
+		MemoryContextSwitchTo(oldcxt);
+
+		/* waits while replay drops the database, which drops its slots */
+		LockSharedObjectForSession(DatabaseRelationId, datoid, 0,
+								   AccessShareLock);
+		AcceptInvalidationMessages();
+	}
+	return sf_database_present(datoid);
+}
+
+/*
+ * Is the database there: its pg_database row, and its directory?  Replay
+ * of DROP DATABASE removes the directory, and the slots, well before it
+ * replays the commit that removes the row: in between, a copy made there
+ * would outlive the database.  Replay of ALTER DATABASE ... SET TABLESPACE
+ * commits the new location before it removes the old one.
+ */
+static bool
+sf_database_present(Oid datoid)
+{
+	HeapTuple	tuple;
+	bool		present = false;
+
+	tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(datoid));
+	if (HeapTupleIsValid(tuple))
+	{
+		char	   *path;
+		struct stat st;
+
+		path = GetDatabasePath(datoid,
+							   ((Form_pg_database) GETSTRUCT(tuple))->dattablespace);
+		present = stat(path, &st) == 0;
+		pfree(path);
+		ReleaseSysCache(tuple);
+	}
+	return present;
 }
 
 /*
@@ -167,26 +412,29 @@ sf_lock_has_waiter(const LOCKTAG *tag)
 }
 
 /*
- * Let go of the copies and the lock of every database whose lock another
- * process waits for: that is the startup process replaying DROP DATABASE,
- * and replay stands still until we do.  Once recovery has ended, a waiter
+ * Let go of the copies and the lock of every database that replay is about
+ * to drop (sf_replay_drops_database, which wakes the worker), or whose lock
+ * another process waits for: that is the startup process replaying DROP
+ * DATABASE, and replay stands still until we do.  Once recovery has ended, a waiter
  * can only be a user's session, and the copies stay held.
  */
 void
 sf_yield_to_replay(void)
 {
 	ListCell   *lc;
+	Oid			dropping;
 
 	if (!RecoveryInProgress())
 		return;
 
+	dropping = sf_database_dropping();
 	foreach(lc, held_databases)
 	{
 		Oid			datoid = lfirst_oid(lc);
 		LOCKTAG		tag;
 
 		SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, datoid, 0);
-		if (!sf_lock_has_waiter(&tag))
+		if (datoid != dropping && !sf_lock_has_waiter(&tag))
 			continue;
 		ereport(LOG,
 				(errmsg("letting go of copies of replication slots in database with OID %u, which replay is about to drop",
@@ -453,7 +701,7 @@ sf_advance_held_copy(ReplicationSlot *slot, const SlotRow *row)
 
 	/* while we hold it, nobody else can drop or move it */
 	SpinLockAcquire(&slot->mutex);
-	handled = slot->in_use && sf_slot_active_pid(slot) == MyProcPid &&
+	handled = slot->in_use && sf_slot_holder(slot) == sf_holder_me() &&
 		strcmp(NameStr(slot->data.name), NameStr(row->name)) == 0 &&
 		!sf_slot_invalidated(slot);
 	if (handled && row->logical)
@@ -510,8 +758,8 @@ sf_hold_copy(const char *name)
 	if (slot != NULL)
 	{
 		SpinLockAcquire(&slot->mutex);
-		if (sf_slot_active_pid(slot) == 0)
-			sf_slot_set_active(slot, true);
+		if (sf_slot_holder(slot) == SF_NOBODY)
+			sf_slot_set_holder(slot, sf_holder_me());
 		SpinLockRelease(&slot->mutex);
 	}
 	LWLockRelease(ReplicationSlotControlLock);
@@ -545,10 +793,10 @@ sf_let_go(Oid datoid)
 		if (!slot->in_use || slot == MyReplicationSlot)
 			continue;
 		SpinLockAcquire(&slot->mutex);
-		if (sf_slot_active_pid(slot) == MyProcPid &&
+		if (sf_slot_holder(slot) == sf_holder_me() &&
 			(!OidIsValid(datoid) || slot->data.database == datoid))
 		{
-			sf_slot_set_active(slot, false);
+			sf_slot_set_holder(slot, SF_NOBODY);
 			released = true;
 		}
 		SpinLockRelease(&slot->mutex);
@@ -608,18 +856,17 @@ sf_name_cmp(const void *a, const void *b)
 }
 
 /*
- * Drop our copies whose name is not among the nwanted names of wanted,
- * that is, that no row of this cycle (of our own cluster) asks for any
- * more.  wanted is sorted in place.  A slot without a marker is never
- * touched.
+ * The names of our copies whose name is not among the nwanted names of
+ * wanted, that is, that no row of this cycle (of our own cluster) asks for
+ * any more; the caller drops each (sf_drop_orphan).  wanted is sorted in
+ * place.  A slot without a marker is never one.
  */
-void
-sf_drop_orphans(const char **wanted, int nwanted)
+List *
+sf_orphan_copies(const char **wanted, int nwanted)
 {
 	List	   *names = NIL;
-	List	   *databases = NIL;
-	ListCell   *lc_name;
-	ListCell   *lc_database;
+	List	   *orphans = NIL;
+	ListCell   *lc;
 
 	if (nwanted > 1)
 		qsort(wanted, nwanted, sizeof(const char *), sf_name_cmp);
@@ -635,48 +882,73 @@ sf_drop_orphans(const char **wanted, int nwanted)
 		if (nwanted == 0 ||
 			bsearch(&name, wanted, nwanted, sizeof(const char *),
 					sf_name_cmp) == NULL)
-		{
 			names = lappend(names, pstrdup(name));
-			databases = lappend_oid(databases, slot->data.database);
-		}
 	}
 	LWLockRelease(ReplicationSlotControlLock);
 
-	forboth(lc_name, names, lc_database, databases)
-	{
-		const char *name = lfirst(lc_name);
-		Oid			datoid = lfirst_oid(lc_database);
-
-		if (!sf_marker_exists(name))
-			continue;
-		/* a database that is gone took its slots with it */
-		if (OidIsValid(datoid) && !sf_lock_database(datoid))
-			continue;
-		sf_drop_copy(name);
-	}
+	/* the marker is a file: read outside the lock */
+	foreach(lc, names)
+		if (sf_marker_exists(lfirst(lc)))
+			orphans = lappend(orphans, lfirst(lc));
+	return orphans;
 }
 
 /*
- * Is a copy in use by another process?  Only after an error has let go of
- * it can a client have taken it.
+ * Drop an orphan copy (sf_orphan_copies), under its database's lock if it
+ * is logical.
+ */
+void
+sf_drop_orphan(const char *name)
+{
+	SlotState	state;
+	bool		dropping;
+
+	if (!sf_slot_read(name, &state))
+		return;
+	/* replay is dropping its database, and drops it */
+	if (OidIsValid(state.database) &&
+		!sf_lock_database(state.database, &dropping) && dropping)
+		return;
+	sf_drop_copy(name);
+}
+
+/*
+ * Drop a copy that was not ready when recovery ended.  Returns false if it
+ * cannot be dropped, after a WARNING: a client that took it while the
+ * worker did not hold it must not keep the worker from the primary's role.
+ * Outside any transaction, so without a subtransaction: a failed drop has
+ * changed nothing but the slot's own state, and holds at most
+ * ReplicationSlotAllocationLock, beside which we hold no LWLock.
  */
 static bool
-sf_copy_taken(const char *name)
+sf_drop_leftover(const char *name)
 {
-	ReplicationSlot *slot;
-	bool		taken = false;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	bool		dropped = true;
 
-	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	slot = SearchNamedReplicationSlot(name, false);
-	if (slot != NULL)
+	PG_TRY();
 	{
-		SpinLockAcquire(&slot->mutex);
-		taken = sf_slot_active_pid(slot) != 0 &&
-			sf_slot_active_pid(slot) != MyProcPid;
-		SpinLockRelease(&slot->mutex);
+		ReplicationSlotDrop(name, true);
 	}
-	LWLockRelease(ReplicationSlotControlLock);
-	return taken;
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		LWLockReleaseAll();
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("could not drop copy of replication slot \"%s\", which was not ready when recovery ended",
+						name),
+				 errdetail_internal("%s", edata->message),
+				 errhint("Drop the slot once that process has let go of it: it does not hold what its clients need.")));
+		FreeErrorData(edata);
+		dropped = false;
+	}
+	PG_END_TRY();
+	return dropped;
 }
 
 /*
@@ -705,18 +977,8 @@ sf_drop_waiting_copies(void)
 		/* an invalidated copy is no more ready than a waiting one */
 		if (!waiting && (!sf_slot_read(name, &state) || !state.invalidated))
 			continue;
-		if (sf_copy_taken(name))
-		{
-			/* one client must not keep the worker from the primary's role */
-			ereport(WARNING,
-					(errcode(ERRCODE_OBJECT_IN_USE),
-					 errmsg("could not drop copy of replication slot \"%s\", which was not ready when recovery ended",
-							name),
-					 errdetail("Another process uses it."),
-					 errhint("Drop the slot once that process has let go of it: it does not hold what its clients need.")));
+		if (!sf_drop_leftover(name))
 			continue;
-		}
-		ReplicationSlotDrop(name, true);
 		appendStringInfo(&dropped, "%s\"%s\"", dropped.len > 0 ? ", " : "", name);
 	}
 	if (dropped.len > 0)

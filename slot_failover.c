@@ -28,6 +28,7 @@
  */
 #include "postgres.h"
 
+#include "commands/dbcommands_xlog.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -46,10 +47,12 @@ static bool sf_check_database(char **newval, void **extra, GucSource source);
 static void sf_shmem_request(void);
 static void sf_shmem_startup(void);
 static void sf_emit_log(ErrorData *edata);
+static void sf_dbase_redo(XLogReaderState *record);
 
 static emit_log_hook_type prev_emit_log_hook = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static sf_redo_function prev_dbase_redo = NULL;
 
 /* GUC variables */
 char	   *sf_database = NULL;
@@ -99,6 +102,7 @@ _PG_init(void)
 	shmem_request_hook = sf_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = sf_shmem_startup;
+	prev_dbase_redo = sf_replace_redo(RM_DBASE_ID, sf_dbase_redo);
 
 	/*
 	 * pg_upgrade starts both clusters in binary-upgrade mode, where nothing
@@ -141,6 +145,7 @@ sf_shmem_request(void)
 		prev_shmem_request_hook();
 
 	sf_worker_shmem_request();
+	sf_copies_shmem_request();
 	sf_status_shmem_request();
 	sf_gate_shmem_request();
 	sf_marker_shmem_request();
@@ -157,6 +162,7 @@ sf_shmem_startup(void)
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	sf_worker_shmem_init();
+	sf_copies_shmem_init();
 	sf_status_shmem_init();
 	sf_gate_shmem_init();
 	sf_marker_shmem_init();
@@ -173,4 +179,24 @@ sf_emit_log(ErrorData *edata)
 	sf_worker_explain_error(edata);
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
+}
+
+/*
+ * Replay of the database resource manager's records, in the startup
+ * process.  The drop of a database (DROP DATABASE, and the old location's
+ * for ALTER DATABASE ... SET TABLESPACE) drops the database's slots and
+ * fails, stopping the standby, on one that is active: the worker is told
+ * first, and woken, so that it lets go of that database's copies at once
+ * instead of at its next look (sf_worker_replay_drops).
+ */
+static void
+sf_dbase_redo(XLogReaderState *record)
+{
+	bool		drop = (XLogRecGetInfo(record) & ~XLR_INFO_MASK) == XLOG_DBASE_DROP;
+
+	if (drop)
+		sf_worker_replay_drops(((xl_dbase_drop_rec *) XLogRecGetData(record))->db_id);
+	prev_dbase_redo(record);
+	if (drop)
+		sf_worker_replay_drops(InvalidOid);
 }

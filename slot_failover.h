@@ -39,6 +39,8 @@
 #include "storage/spin.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
+
 #define SF_SCHEMA			"slot_failover"
 #define SF_TABLE			"slots"
 #define SF_ERROR_LEN		256
@@ -136,6 +138,7 @@ extern bool sf_worker_preloaded(void);
 extern void sf_worker_register_launcher(void);
 extern void sf_worker_explain_error(ErrorData *edata);
 extern void sf_worker_marks_changed(void);
+extern void sf_worker_replay_drops(Oid datoid);
 extern XLogRecPtr sf_worker_sync(void);
 extern void sf_worker_get_status(SlotFailoverWorkerStatus *status);
 
@@ -150,7 +153,13 @@ extern void sf_standby_finish(bool last_pass);
 extern bool sf_standby_last_pass_pending(void);
 
 /* copies.c */
-extern bool sf_lock_database(Oid datoid);
+extern void sf_copies_shmem_request(void);
+extern void sf_copies_shmem_init(void);
+extern void sf_replay_drops_database(Oid datoid, SfHolder holder);
+extern void sf_hand_over_copies(SfHolder from, SfHolder to, Oid datoid);
+extern void sf_hand_over_held_copies(SfHolder to);
+extern void sf_take_over_copies(SfHolder from);
+extern bool sf_lock_database(Oid datoid, bool *dropping);
 extern void sf_yield_to_replay(void);
 extern void sf_create_copy(const SlotRow *row);
 extern ReplicationSlot *sf_advance_copy(const SlotRow *row, bool make_ready);
@@ -159,7 +168,8 @@ extern void sf_move_horizons(void);
 extern void sf_hold_copy(const char *name);
 extern void sf_release_held_copies(void);
 extern void sf_drop_copy(const char *name);
-extern void sf_drop_orphans(const char **wanted, int nwanted);
+extern List *sf_orphan_copies(const char **wanted, int nwanted);
+extern void sf_drop_orphan(const char *name);
 extern void sf_drop_waiting_copies(void);
 
 /* gate.c */

@@ -28,13 +28,15 @@
  *	  which a standby shares with its primary) is ignored, with one WARNING
  *	  and state "error": a subscription FOR ALL TABLES can bring one.
  *	- A copy whose row is gone, or whose row another cluster wrote, is
- *	  dropped (sf_drop_orphans).
+ *	  dropped (sf_drop_orphan).
  *	- A ready copy we hold since the last cycle, whose row names the same
  *	  slot, is moved forward without a subtransaction when no saving is
  *	  needed (sf_sync_held_copy): the common case.
  *
- * Every other row is handled in its own subtransaction, so that an error in
- * one leaves the others alone (pg_failover_slots #49).
+ * Every other row, and the drop of every orphan copy, is handled in its own
+ * subtransaction (sf_guarded), so that an error in one (a copy a client
+ * holds, no free slot) is reported on that row and leaves the others
+ * alone (pg_failover_slots #49).
  *
  * What the worker remembers about each row between cycles (copy_entries)
  * lives in its own memory and needs no lock.  What a cycle found is
@@ -63,6 +65,7 @@
 #include "access/xlogrecovery.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "replication/slot.h"
 #include "replication/walreceiver.h"
@@ -107,6 +110,7 @@ typedef struct LocalSlot
 typedef struct CopyFacts
 {
 	bool		database_exists;	/* a logical row's database is here */
+	bool		database_dropping;	/* replay is dropping it right now */
 	bool		is_primary_slot;	/* the row names primary_slot_name */
 	const char *logical_blocker;	/* why logical copies wait, or NULL */
 	const SlotRow *upstream;	/* the row of primary_slot_name, or NULL */
@@ -157,11 +161,12 @@ static void sf_notice_lost_copy(SlotRow *row, CopyEntry *entry,
 								const LocalSlot *local);
 static void sf_keep_copy(SlotRow *row, CopyEntry *entry, CopyFacts *facts,
 						 CopyDecision *decision);
-static void sf_sync_row_guarded(SlotRow *row, SlotRow *upstream, CopyEntry *entry);
+static CopyEntry *sf_entry(const char *name);
+static void sf_guarded(CopyEntry *entry, SlotRow *row, SlotRow *upstream);
 static bool sf_sync_held_copy(SlotRow *row, SlotRow *upstream, CopyEntry *entry);
 static void sf_ignore_foreign_row(SlotRow *row, CopyEntry *entry);
 static const char *sf_logical_blocker(bool ready_copy);
-static void sf_set_state(CopyEntry *entry, SlotFailoverCopyState state,
+static bool sf_set_state(CopyEntry *entry, SlotFailoverCopyState state,
 						 const char *fmt,...) pg_attribute_printf(3, 4);
 static void sf_publish(void);
 
@@ -202,6 +207,7 @@ sf_standby_cycle(bool force)
 	int			nwanted = 0;
 	HASH_SEQ_STATUS seq;
 	CopyEntry  *entry;
+	ListCell   *lc;
 
 	/* first, since replay does not move while it waits for us */
 	sf_yield_to_replay();
@@ -230,18 +236,7 @@ sf_standby_cycle(bool force)
 	wanted = palloc(sizeof(const char *) * Max(nrows, 1));
 	for (int i = 0; i < nrows; i++)
 	{
-		bool		found;
-
-		entry = hash_search(copy_entries, NameStr(rows[i].name), HASH_ENTER, &found);
-		if (!found)
-		{
-			entry->state = SF_COPY_WAITING;
-			entry->reason[0] = '\0';
-			entry->had_copy = false;
-			entry->slot = NULL;
-			entry->changed_at = GetCurrentTimestamp();
-		}
-		entry->seen = true;
+		entry = sf_entry(NameStr(rows[i].name));
 		entry->foreign = rows[i].system_identifier != GetSystemIdentifier();
 		if (entry->foreign)
 			sf_ignore_foreign_row(&rows[i], entry);
@@ -249,14 +244,16 @@ sf_standby_cycle(bool force)
 		{
 			wanted[nwanted++] = NameStr(rows[i].name);
 			if (!sf_sync_held_copy(&rows[i], upstream, entry))
-				sf_sync_row_guarded(&rows[i], upstream, entry);
+				sf_guarded(entry, &rows[i], upstream);
 		}
 	}
 
 	/* once for all copies, after those that needed it were saved */
 	sf_move_horizons();
 
-	sf_drop_orphans(wanted, nwanted);
+	/* each on its own too: one that a client holds must not stop the rest */
+	foreach(lc, sf_orphan_copies(wanted, nwanted))
+		sf_guarded(sf_entry(lfirst(lc)), NULL, NULL);
 	CommitTransactionCommand();
 
 	/* forget rows that are gone */
@@ -296,6 +293,30 @@ sf_entries_begin(void)
 }
 
 /*
+ * The entry of a name that this cycle has seen: a row's, or an orphan
+ * copy's (whose state the status view does not show, since it has no
+ * row, but which says an error once as a row's does).
+ */
+static CopyEntry *
+sf_entry(const char *name)
+{
+	CopyEntry  *entry;
+	bool		found;
+
+	entry = hash_search(copy_entries, name, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->state = SF_COPY_WAITING;
+		entry->reason[0] = '\0';
+		entry->had_copy = false;
+		entry->slot = NULL;
+		entry->changed_at = GetCurrentTimestamp();
+	}
+	entry->seen = true;
+	return entry;
+}
+
+/*
  * Forget what the last cycles found, so that the next one looks again.
  */
 void
@@ -327,16 +348,20 @@ sf_find_local(const char *name, LocalSlot *local)
  * Read what sf_decide_copy needs to know besides the row.  A logical row's
  * database is locked first (sf_lock_database), since a copy in it may be
  * touched only under that lock; if the database is gone, nothing else is
- * read.
+ * read but the local slot, which may be a copy left there; if replay is
+ * dropping it, not even that (the copy is replay's).
  */
 static void
 sf_gather_facts(SlotRow *row, SlotRow *upstream, CopyFacts *facts)
 {
 	memset(facts, 0, sizeof(CopyFacts));
-	facts->database_exists = !row->logical || sf_lock_database(row->datoid);
-	if (!facts->database_exists)
+	facts->database_exists = !row->logical ||
+		sf_lock_database(row->datoid, &facts->database_dropping);
+	if (facts->database_dropping)
 		return;
 	sf_find_local(NameStr(row->name), &facts->local);
+	if (!facts->database_exists)
+		return;
 	facts->is_primary_slot = PrimarySlotName != NULL &&
 		strcmp(NameStr(row->name), PrimarySlotName) == 0;
 	facts->logical_blocker = row->logical ?
@@ -384,9 +409,12 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 
 	memset(decision, 0, sizeof(CopyDecision));
 
-	/* 1: the database is gone */
+	/* 1: the database is gone; a copy left in it (made there after replay
+	 * dropped its slots, before the commit) goes, unless replay drops it */
 	if (!facts->database_exists)
-		sf_set_decision(decision, SF_DO_NONE, SF_COPY_ERROR,
+		sf_set_decision(decision,
+						local->exists && local->owned ? SF_DO_DROP : SF_DO_NONE,
+						SF_COPY_ERROR,
 						"database with OID %u of the slot does not exist on this standby",
 						row->datoid);
 	/* 2: a slot that is not ours, maybe core's synced slot (17+) */
@@ -455,11 +483,15 @@ sf_decide_copy(const SlotRow *row, const CopyFacts *facts,
 }
 
 /*
- * sf_sync_row in a subtransaction: an error is recorded as the row's state
- * and does not stop the cycle.
+ * sf_sync_row for a row, or without one the drop of an orphan copy named
+ * by the entry (sf_drop_orphan), in a subtransaction: an error, such as a
+ * copy that a client holds, is recorded as that entry's state and does
+ * not stop the cycle.  Only rows that need more than moving a held copy
+ * in place get here, so healthy rows pay no subtransaction.  The WARNING
+ * is said once per error text, as the view shows it.
  */
 static void
-sf_sync_row_guarded(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
+sf_guarded(CopyEntry *entry, SlotRow *row, SlotRow *upstream)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -468,7 +500,10 @@ sf_sync_row_guarded(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
 	{
-		sf_sync_row(row, upstream, entry);
+		if (row != NULL)
+			sf_sync_row(row, upstream, entry);
+		else
+			sf_drop_orphan(NameStr(entry->name));
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -486,15 +521,13 @@ sf_sync_row_guarded(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
 
-		if (entry->state != SF_COPY_ERROR ||
-			strcmp(entry->reason, edata->message) != 0)
+		if (sf_set_state(entry, SF_COPY_ERROR, "%s", edata->message))
 			ereport(WARNING,
 					(errcode(edata->sqlerrcode),
 					 errmsg("could not synchronize replication slot \"%s\"",
-							NameStr(row->name)),
+							NameStr(entry->name)),
 					 errdetail_internal("%s", edata->message),
 					 edata->hint ? errhint("%s", edata->hint) : 0));
-		sf_set_state(entry, SF_COPY_ERROR, "%s", edata->message);
 		entry->slot = NULL;
 		FreeErrorData(edata);
 	}
@@ -669,7 +702,7 @@ sf_sync_held_copy(SlotRow *row, SlotRow *upstream, CopyEntry *entry)
  * A row that another cluster wrote, for instance one that a subscription to
  * a publication FOR ALL TABLES brought to our primary: it says nothing about
  * the slots of our primary, so it gets no copy, and a copy of that name
- * loses its row (sf_drop_orphans).  One WARNING while the row stays.
+ * loses its row (sf_drop_orphan).  One WARNING while the row stays.
  */
 static void
 sf_ignore_foreign_row(SlotRow *row, CopyEntry *entry)
@@ -716,9 +749,11 @@ sf_logical_blocker(bool ready_copy)
 }
 
 /*
- * Record the state of a row's copy, and when it changed.
+ * Record the state of a row's copy, and when it changed.  The reason is cut
+ * to what the status board holds, at a character boundary.  Returns
+ * whether the state or the reason changed.
  */
-static void
+static bool
 sf_set_state(CopyEntry *entry, SlotFailoverCopyState state, const char *fmt,...)
 {
 	char		reason[SF_REASON_LEN];
@@ -727,13 +762,14 @@ sf_set_state(CopyEntry *entry, SlotFailoverCopyState state, const char *fmt,...)
 	va_start(args, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, args);
 	va_end(args);
+	reason[pg_mbcliplen(reason, strlen(reason), SF_REASON_LEN - 1)] = '\0';
 
-	if (entry->state != state || strcmp(entry->reason, reason) != 0)
-	{
-		entry->state = state;
-		strlcpy(entry->reason, reason, SF_REASON_LEN);
-		entry->changed_at = GetCurrentTimestamp();
-	}
+	if (entry->state == state && strcmp(entry->reason, reason) == 0)
+		return false;
+	entry->state = state;
+	strlcpy(entry->reason, reason, SF_REASON_LEN);
+	entry->changed_at = GetCurrentTimestamp();
+	return true;
 }
 
 /*

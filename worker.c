@@ -102,6 +102,14 @@ typedef struct WorkerShared
 	pid_t		worker_pid;
 	Latch	   *worker_latch;
 
+	/*
+	 * The running launcher, or 0; it holds the worker's copies while no
+	 * worker holds them.  Changed under ReplicationSlotControlLock too.
+	 * launcher_holder is the same process as slots record their holder.
+	 */
+	pid_t		launcher_pid;
+	SfHolder	launcher_holder;
+
 	/* what the worker reports about itself, shown by worker_status() */
 	SlotFailoverWorkerStatus status;
 
@@ -132,6 +140,9 @@ static bool sf_worker_running(void);
 static void sf_wait(long timeout_ms);
 static void sf_pin_session_settings(void);
 static void sf_worker_detach(int code, Datum arg);
+static void sf_launcher_detach(int code, Datum arg);
+static void sf_hand_over(int code, Datum arg);
+static SfHolder sf_launcher_holder(void);
 static bool sf_run_cycle(MemoryContext cycle_context);
 static void sf_cycle_failed(MemoryContext cycle_context);
 static void sf_worker_sigterm(SIGNAL_ARGS);
@@ -140,6 +151,9 @@ static WorkerShared *worker_shared = NULL;
 
 /* a configuration reload happened since the last cycle */
 static bool sf_reloaded = false;
+
+/* the launcher holds our copies: take them back before anything else */
+static bool sf_handed_over = true;
 
 /* the role of the worker's last cycle; a primary until one has run */
 static bool sf_was_in_recovery = false;
@@ -168,6 +182,7 @@ sf_worker_shmem_init(void)
 	if (!found)
 	{
 		memset(worker_shared, 0, sizeof(WorkerShared));
+		worker_shared->launcher_holder = SF_NOBODY;
 		SpinLockInit(&worker_shared->mutex);
 		ConditionVariableInit(&worker_shared->sync_cv);
 	}
@@ -187,7 +202,8 @@ sf_worker_preloaded(void)
  * raises for it; slot_failover.c's emit_log_hook calls this.  The worker
  * holds every copy (copies.c), so dropping,
  * advancing or streaming from one fails with "active for PID n": when n is
- * the worker, add a hint that names slot_failover.  Logical decoding fails
+ * the worker, or the launcher that holds them while no worker does, add a
+ * hint that names slot_failover.  Logical decoding fails
  * earlier, for any slot, during recovery: add the hint when this standby
  * has copies (sf_status_count(), read without its lock: only a hint).
  */
@@ -205,11 +221,14 @@ sf_worker_explain_error(ErrorData *edata)
 			pid_text != NULL)
 		{
 			pid_t		worker_pid;
+			pid_t		launcher_pid;
+			int			pid = atoi(pid_text + 1);
 
 			SpinLockAcquire(&worker_shared->mutex);
 			worker_pid = worker_shared->worker_pid;
+			launcher_pid = worker_shared->launcher_pid;
 			SpinLockRelease(&worker_shared->mutex);
-			if (worker_pid != 0 && atoi(pid_text + 1) == (int) worker_pid)
+			if (pid != 0 && (pid == (int) worker_pid || pid == (int) launcher_pid))
 				hint = _("The slot is a copy kept by slot_failover for failover; it can be used once this standby is promoted.");
 		}
 		else if (strcmp(edata->message_id, "logical decoding cannot be used while in recovery") == 0 &&
@@ -301,6 +320,14 @@ slot_failover_launcher_main(Datum main_arg)
 
 	/* no database: we only read the shared catalog pg_database */
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_EXCLUSIVE);
+	SpinLockAcquire(&worker_shared->mutex);
+	worker_shared->launcher_pid = MyProcPid;
+	worker_shared->launcher_holder = sf_holder_me();
+	SpinLockRelease(&worker_shared->mutex);
+	LWLockRelease(ReplicationSlotControlLock);
+	before_shmem_exit(sf_launcher_detach, 0);
 
 	for (;;)
 	{
@@ -453,6 +480,8 @@ slot_failover_worker_main(Datum main_arg)
 	/* the database's owner may disallow connections; we are not a client */
 	BackgroundWorkerInitializeConnection(sf_database, NULL,
 										 BGWORKER_BYPASS_ALLOWCONN);
+	/* runs before PostgreSQL releases the slot we may have acquired */
+	before_shmem_exit(sf_hand_over, 0);
 	sf_pin_session_settings();
 
 	cycle_context = AllocSetContextCreate(TopMemoryContext,
@@ -502,16 +531,15 @@ sf_pin_session_settings(void)
 
 /*
  * Forget our PID in shared state when we exit, so that the next worker can
- * start and sync() knows nobody will answer; let go of the copies we hold,
- * which would otherwise stay active for a process that is gone; and take
- * our states off the status board, which nobody keeps true until the next
+ * start and sync() knows nobody will answer (sf_hand_over, which runs
+ * first, gave our copies to the launcher); and take our states off the
+ * status board, which nobody keeps true until the next
  * worker's first cycle (a copy it showed ready may be invalidated, the
  * reason PostgreSQL terminates a worker that holds it).
  */
 static void
 sf_worker_detach(int code, Datum arg)
 {
-	sf_release_held_copies();
 	sf_status_publish(NULL, 0);
 
 	SpinLockAcquire(&worker_shared->mutex);
@@ -522,6 +550,85 @@ sf_worker_detach(int code, Datum arg)
 		worker_shared->status.pid = 0;
 	}
 	SpinLockRelease(&worker_shared->mutex);
+}
+
+/*
+ * Give the copies we hold to the launcher, which holds them until a worker
+ * takes them back (sf_take_over_copies), so that no client can drop,
+ * advance or stream from one meanwhile: when the worker exits (a
+ * before_shmem_exit callback, which runs before PostgreSQL releases the
+ * slot we may have acquired: we release it first and hold it again), and
+ * after a failed cycle, whose abort releases the database locks a logical
+ * copy is held under.  The launcher needs none: the startup process takes
+ * the copies of a database it drops from it (sf_worker_replay_drops).
+ * Without a launcher the copies are let go of.
+ */
+static void
+sf_hand_over(int code, Datum arg)
+{
+	if (MyReplicationSlot != NULL)
+	{
+		NameData	name = MyReplicationSlot->data.name;
+
+		ReplicationSlotRelease();
+		sf_hold_copy(NameStr(name));
+	}
+	LWLockAcquire(ReplicationSlotControlLock, LW_EXCLUSIVE);
+	sf_hand_over_held_copies(sf_launcher_holder());
+	LWLockRelease(ReplicationSlotControlLock);
+	sf_release_held_copies();
+	sf_handed_over = true;
+}
+
+/*
+ * The launcher exits: let go of the copies it holds for the worker.
+ */
+static void
+sf_launcher_detach(int code, Datum arg)
+{
+	LWLockAcquire(ReplicationSlotControlLock, LW_EXCLUSIVE);
+	SpinLockAcquire(&worker_shared->mutex);
+	worker_shared->launcher_pid = 0;
+	worker_shared->launcher_holder = SF_NOBODY;
+	SpinLockRelease(&worker_shared->mutex);
+	sf_hand_over_copies(sf_holder_me(), SF_NOBODY, InvalidOid);
+	LWLockRelease(ReplicationSlotControlLock);
+}
+
+/*
+ * The running launcher as slots record their holder, or SF_NOBODY.
+ */
+static SfHolder
+sf_launcher_holder(void)
+{
+	SfHolder	holder;
+
+	SpinLockAcquire(&worker_shared->mutex);
+	holder = worker_shared->launcher_holder;
+	SpinLockRelease(&worker_shared->mutex);
+	return holder;
+}
+
+/*
+ * In the startup process, before (datoid valid) and after (InvalidOid) it
+ * replays the drop of a database, which drops the database's slots and
+ * fails on one that is active: take the copies of that database the
+ * launcher holds from it, and wake the worker, which lets go of those it
+ * holds at once (sf_replay_drops_database), so that replay waits for it
+ * no longer than the cycle it is in.
+ */
+void
+sf_worker_replay_drops(Oid datoid)
+{
+	Latch	   *latch;
+
+	SpinLockAcquire(&worker_shared->mutex);
+	latch = worker_shared->worker_latch;
+	SpinLockRelease(&worker_shared->mutex);
+
+	sf_replay_drops_database(datoid, sf_launcher_holder());
+	if (OidIsValid(datoid) && latch != NULL)
+		SetLatch(latch);
 }
 
 /*
@@ -554,6 +661,15 @@ sf_run_cycle(MemoryContext cycle_context)
 
 	PG_TRY();
 	{
+		/* first, before a client can take one */
+		if (sf_handed_over)
+		{
+			StartTransactionCommand();
+			sf_take_over_copies(sf_launcher_holder());
+			CommitTransactionCommand();
+			sf_handed_over = false;
+		}
+
 		/*
 		 * recovery ended: copies go to the rows replayed, if we saw
 		 * recovery; those that were not ready go
@@ -623,11 +739,9 @@ sf_cycle_failed(MemoryContext cycle_context)
 	edata = CopyErrorData();
 	EmitErrorReport();
 	FlushErrorState();
-	if (MyReplicationSlot != NULL)
-		ReplicationSlotRelease();
-	sf_release_held_copies();
-	AbortOutOfAnyTransaction();
 	LWLockReleaseAll();
+	sf_hand_over(0, 0);
+	AbortOutOfAnyTransaction();
 	sf_primary_forget();
 	sf_standby_forget();
 	pgstat_report_activity(STATE_IDLE, NULL);
