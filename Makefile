@@ -21,7 +21,7 @@ EXTENSION = slot_failover
 DATA = slot_failover--1.0.sql slot_failover--1.0--1.1.sql
 PGFILEDESC = "slot_failover - carry replication slots across failover"
 
-REGRESS = slot_failover decide
+REGRESS = slot_failover decide update
 # The worker needs shared_preload_libraries, which only a temporary
 # instance can be given; PGXS has no "make check".
 REGRESS_OPTS = --temp-config=$(srcdir)/slot_failover.conf --temp-instance=./tmp_check
