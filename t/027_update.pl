@@ -36,6 +36,8 @@ use SlotFailoverTest;
 # the last commit of 1.0 (before "Start version 1.1 of the SQL objects")
 my $commit_1_0 = '8a04e00eb0b44744d3667d97fa26c83b6bfbfbe1';
 my $git_dir = $ENV{SF_GIT_DIR} // "$FindBin::RealBin/../.git";
+plan skip_all => '1.0 was built for PostgreSQL 15 only'
+  unless `pg_config --version` =~ /^PostgreSQL 15\./;
 plan skip_all => "the git history with 1.0 ($commit_1_0) is not at $git_dir"
   unless system("git --git-dir='$git_dir' cat-file -e $commit_1_0^{commit} 2>/dev/null")
   == 0;
