@@ -31,6 +31,7 @@
 #include "storage/proc.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 /*
  * Supported: 15, 17, 18 and 19, each built and tested by scripts/test.  16
@@ -235,13 +236,21 @@ sf_slot_holder(ReplicationSlot *slot)
 #endif
 }
 
+/*
+ * Make holder (SF_NOBODY: nobody) the slot's holder, as acquiring and
+ * releasing do.  17+ also keep inactive_since, which 18+ invalidate a slot
+ * by (idle_replication_slot_timeout): 0 while held, else since now.
+ */
 static inline void
-sf_slot_set_holder(ReplicationSlot *slot, SfHolder holder)
+sf_slot_set_holder(ReplicationSlot *slot, SfHolder holder, TimestampTz now)
 {
 #if PG_VERSION_NUM >= 190000
 	slot->active_proc = holder;
 #else
 	slot->active_pid = holder;
+#endif
+#if PG_VERSION_NUM >= 170000
+	slot->inactive_since = holder == SF_NOBODY ? now : 0;
 #endif
 }
 
@@ -309,9 +318,9 @@ sf_my_procno(void)
 
 /*
  * Write every dirty slot to disk now, as a checkpoint does.  (17+: told
- * whether this is the shutdown checkpoint, which also saves logical slots
- * whose only change is confirmed_flush; we mark our copies dirty
- * ourselves, so we are not.)
+ * whether this is the shutdown checkpoint, which would also save logical
+ * slots whose only change is confirmed_flush; we mark our copies dirty
+ * ourselves, so we say it is not.)
  */
 static inline void
 sf_checkpoint_slots(void)

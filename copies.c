@@ -29,12 +29,14 @@
  *	- Only a slot with a marker is ours; nothing here touches another.
  *
  * Protection: the worker holds every copy, that is, marks it active for
- * its own PID without acquiring it, so that nobody can drop, advance or
+ * itself without acquiring it (compat.h's SfHolder: its PID, or on 19 its
+ * ProcNumber; inactive_since 0), so that nobody can drop, advance or
  * stream from it while this node is a standby (worker.c's log hook then
  * names slot_failover in the error).  While no worker runs (it exited, or
  * waits after a failed cycle) the launcher holds them instead: the worker
  * hands them over (sf_hand_over_held_copies) and takes them back first
- * thing (sf_take_over_copies); the launcher lets go of them when it exits.
+ * thing (sf_take_over_copies); the launcher lets go of them when it
+ * exits, or when no worker can take them back (no database; promoted).
  * Every change of holder is made under ReplicationSlotControlLock held
  * exclusively, so that none is lost between two processes.  Holding needs
  * nothing on disk: a crash restart reloads the slots inactive, and a copy
@@ -217,6 +219,8 @@ sf_replay_drops_database(Oid datoid, SfHolder holder)
 void
 sf_hand_over_copies(SfHolder from, SfHolder to, Oid datoid)
 {
+	TimestampTz now = GetCurrentTimestamp();
+
 	for (int i = 0; i < max_replication_slots; i++)
 	{
 		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
@@ -228,7 +232,7 @@ sf_hand_over_copies(SfHolder from, SfHolder to, Oid datoid)
 		if (sf_slot_holder(slot) == from &&
 			(!OidIsValid(datoid) || slot->data.database == datoid))
 		{
-			sf_slot_set_holder(slot, to);
+			sf_slot_set_holder(slot, to, now);
 			moved = true;
 		}
 		SpinLockRelease(&slot->mutex);
@@ -303,7 +307,7 @@ sf_take_over_copies(SfHolder from)
 		{
 			SpinLockAcquire(&slot->mutex);
 			if (sf_slot_holder(slot) == from)
-				sf_slot_set_holder(slot, sf_holder_me());
+				sf_slot_set_holder(slot, sf_holder_me(), 0);
 			SpinLockRelease(&slot->mutex);
 			ConditionVariableBroadcast(&slot->active_cv);
 		}
@@ -759,7 +763,7 @@ sf_hold_copy(const char *name)
 	{
 		SpinLockAcquire(&slot->mutex);
 		if (sf_slot_holder(slot) == SF_NOBODY)
-			sf_slot_set_holder(slot, sf_holder_me());
+			sf_slot_set_holder(slot, sf_holder_me(), 0);
 		SpinLockRelease(&slot->mutex);
 	}
 	LWLockRelease(ReplicationSlotControlLock);
@@ -784,6 +788,8 @@ sf_release_copy(void)
 static void
 sf_let_go(Oid datoid)
 {
+	TimestampTz now = GetCurrentTimestamp();
+
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	for (int i = 0; i < max_replication_slots; i++)
 	{
@@ -796,7 +802,7 @@ sf_let_go(Oid datoid)
 		if (sf_slot_holder(slot) == sf_holder_me() &&
 			(!OidIsValid(datoid) || slot->data.database == datoid))
 		{
-			sf_slot_set_holder(slot, SF_NOBODY);
+			sf_slot_set_holder(slot, SF_NOBODY, now);
 			released = true;
 		}
 		SpinLockRelease(&slot->mutex);

@@ -104,7 +104,7 @@ slot_failover_mark(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("cannot mark replication slot \"%s\" for failover", NameStr(*slot_name)),
 				 errdetail("The slot was created or altered with failover = true, so PostgreSQL's own slot synchronization carries it to standbys that set sync_replication_slots."),
-				 errhint("Use one or the other: turn the slot's failover option off (ALTER SUBSCRIPTION ... SET (failover = false), or ALTER_REPLICATION_SLOT ... (FAILOVER false)) to let slot_failover carry it.")));
+				 errhint("To have slot_failover carry it instead, turn its failover option off with ALTER SUBSCRIPTION ... SET (failover = false) or ALTER_REPLICATION_SLOT ... (FAILOVER false).")));
 	if (row_identity != 0 &&
 		sf_marker_read(NameStr(*slot_name), NULL) == row_identity)
 	{

@@ -117,6 +117,7 @@
 #include "replication/syncrep.h"
 #include "replication/walsender.h"
 #include "storage/condition_variable.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
@@ -185,6 +186,7 @@ static bool sf_check_standby_slot_names(char **newval, void **extra,
 										GucSource source);
 static void sf_assign_standby_slot_names(const char *newval, void *extra);
 static void sf_gate_shutdown_handler(int signo, siginfo_t *info, void *context);
+static void sf_gate_shmem_forget(int code, Datum arg);
 static void sf_gate_attach(Port *port, int status);
 static int	sf_gate_putmessage(char msgtype, const char *s, size_t len);
 static int	sf_gate_flush_if_writable(void);
@@ -264,7 +266,7 @@ typedef struct GateShared
 
 #define SF_GATE_TRANCHE		"slot_failover gate"
 
-static GateShared *gate_shared = NULL;
+static GateShared *volatile gate_shared = NULL;
 
 /* GUC variable, and its parsed form */
 char	   *sf_standby_slot_names = NULL;
@@ -339,8 +341,9 @@ sf_gate_init(void)
 	 * its signal handlers by now (PostmasterMain does so before it loads
 	 * libraries): see shutdown requests before it handles them.  Our
 	 * handler runs with the same mask and flags as the postmaster's, so it
-	 * runs where the postmaster's would, never while shared memory is being
-	 * recreated; it takes siginfo, and passes it on if the postmaster's
+	 * runs where the postmaster's would: on 15 never while shared memory
+	 * is being recreated, on 16+ at any time (sf_gate_shmem_init makes
+	 * that safe).  It takes siginfo, and passes it on if the postmaster's
 	 * handler wants it (19+ install theirs with SA_SIGINFO).
 	 */
 	if (IsPostmasterEnvironment && !IsUnderPostmaster)
@@ -375,12 +378,14 @@ static void
 sf_gate_shutdown_handler(int signo, siginfo_t *info, void *context)
 {
 	struct sigaction *prev = signo == SIGINT ? &prev_sigint : &prev_sigterm;
+	GateShared *shared = gate_shared;
 
-	if (gate_shared != NULL)
+	/* not in a child forked before it installed handlers of its own */
+	if (shared != NULL && getpid() == PostmasterPid)
 	{
-		gate_shared->shutdown_requested = true;
+		shared->shutdown_requested = true;
 		if (signo == SIGINT)
-			gate_shared->stopping = true;
+			shared->stopping = true;
 	}
 	if (prev->sa_flags & SA_SIGINFO)
 		prev->sa_sigaction(signo, info, context);
@@ -1228,6 +1233,25 @@ sf_gate_shmem_init(void)
 		for (int i = 0; i < max_replication_slots; i++)
 			gate_shared->slots[i].lowered_procno = -1;
 	}
+
+	/*
+	 * The postmaster's shutdown handler writes through gate_shared, and on
+	 * 16+ it runs at any time, also while a crash restart has unmapped the
+	 * old segment and not yet mapped the new one: forget the segment
+	 * before it goes (on_shmem_exit callbacks run in reverse order, so
+	 * before the detach registered when it was created).
+	 */
+	if (!IsUnderPostmaster)
+		on_shmem_exit(sf_gate_shmem_forget, 0);
+}
+
+/*
+ * See sf_gate_shmem_init.
+ */
+static void
+sf_gate_shmem_forget(int code, Datum arg)
+{
+	gate_shared = NULL;
 }
 
 /*

@@ -105,7 +105,7 @@ typedef struct WorkerShared
 	/*
 	 * The running launcher, or 0; it holds the worker's copies while no
 	 * worker holds them.  Changed under ReplicationSlotControlLock too.
-	 * launcher_holder is the same process as slots record their holder.
+	 * launcher_holder names the launcher as a slot names its holder.
 	 */
 	pid_t		launcher_pid;
 	SfHolder	launcher_holder;
@@ -143,6 +143,7 @@ static void sf_worker_detach(int code, Datum arg);
 static void sf_launcher_detach(int code, Datum arg);
 static void sf_hand_over(int code, Datum arg);
 static SfHolder sf_launcher_holder(void);
+static void sf_launcher_let_go(void);
 static bool sf_run_cycle(MemoryContext cycle_context);
 static void sf_cycle_failed(MemoryContext cycle_context);
 static void sf_worker_sigterm(SIGNAL_ARGS);
@@ -337,6 +338,8 @@ slot_failover_launcher_main(Datum main_arg)
 
 		if (!sf_database_exists())
 		{
+			/* no worker will take back the copies we hold */
+			sf_launcher_let_go();
 			if (!said_missing)
 				ereport(LOG,
 						(errmsg("slot_failover is waiting for database \"%s\" to be created",
@@ -361,6 +364,8 @@ slot_failover_launcher_main(Datum main_arg)
 		}
 
 		handle = sf_start_worker();
+		if (handle == NULL && !RecoveryInProgress())
+			sf_launcher_let_go();	/* promoted: they are slots now */
 		if (handle != NULL)
 		{
 			if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
@@ -578,6 +583,18 @@ sf_hand_over(int code, Datum arg)
 	LWLockRelease(ReplicationSlotControlLock);
 	sf_release_held_copies();
 	sf_handed_over = true;
+}
+
+/*
+ * Let go of the copies the launcher holds for the worker, when none will
+ * take them back.
+ */
+static void
+sf_launcher_let_go(void)
+{
+	LWLockAcquire(ReplicationSlotControlLock, LW_EXCLUSIVE);
+	sf_hand_over_copies(sf_holder_me(), SF_NOBODY, InvalidOid);
+	LWLockRelease(ReplicationSlotControlLock);
 }
 
 /*

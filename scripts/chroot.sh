@@ -49,13 +49,17 @@ sf_chroot_mount()
 	mount -t tmpfs -o mode=1777 shm "$SF_CHROOT_DIR/dev/shm"
 }
 
-# Unmount and remove the chroot.  Safe to call twice, and on a half-built
-# chroot.
+# Stop what still runs in the chroot (servers of an interrupted test), then
+# unmount and remove it.  Safe to call twice, and on a half-built chroot.
 sf_chroot_remove()
 {
 	[ -n "$SF_CHROOT_DIR" ] && [ -d "$SF_CHROOT_DIR" ] || return 0
-	local m
-	for m in dev/shm dev/pts proc; do
+	local m p
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/root" 2>/dev/null)" = "$SF_CHROOT_DIR" ] &&
+			kill -9 "${p#/proc/}" 2>/dev/null
+	done
+	for m in dev/shm dev/pts proc sys; do
 		mountpoint -q "$SF_CHROOT_DIR/$m" && umount -l "$SF_CHROOT_DIR/$m"
 	done
 	rm -rf --one-file-system "$SF_CHROOT_DIR"
@@ -75,8 +79,9 @@ sf_chroot_run()
 # script run inside (sf_ensure_packages), as on the host.
 sf_chroot_create()
 {
-	local version=$1 suite release mirror
-	read -r suite release <<<"$(sf_chroot_suite "$version")"
+	local version=$1 spec suite release mirror
+	spec=$(sf_chroot_suite "$version")
+	read -r suite release <<<"$spec"
 	mirror=$(sf_chroot_mirror)
 	SF_CHROOT_DIR=$(mktemp -d /var/tmp/slot_failover-pg"$version".XXXXXX)
 	chmod 755 "$SF_CHROOT_DIR"
@@ -122,16 +127,17 @@ sf_chroot_create()
 # afterwards, whatever happens.
 sf_in_chroot()
 {
-	local version=$1 script=$2 status=0 release
+	local version=$1 script=$2 status=0 spec release
 	shift 2
+	spec=$(sf_chroot_suite "$version")
+	read -r _ release <<<"$spec"
 	if [ "$(id -u)" != 0 ]; then
 		echo "testing PostgreSQL $version needs a chroot: run this as root" >&2
 		return 1
 	fi
-	read -r _ release <<<"$(sf_chroot_suite "$version")"
 	trap 'sf_chroot_remove' EXIT
 	trap 'sf_chroot_remove; exit 130' INT TERM
-	sf_chroot_create "$version" || { sf_chroot_remove; return 1; }
+	sf_chroot_create "$version"
 	mkdir -p "$SF_CHROOT_DIR/src/slot_failover"
 	tar -C "$SF_SOURCE" --exclude=.git --exclude=tmp_check --exclude='*.o' --exclude='*.bc' \
 		--exclude='*.so' -cf - . | tar -C "$SF_CHROOT_DIR/src/slot_failover" -xf -
