@@ -38,6 +38,11 @@ SELECT pg_describe_object(d.classid, d.objid, 0),
 FROM pg_depend d
 WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
 	AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'slot_failover')
+	-- 17+ also list the row types of its tables and views, and their
+	-- array types: they follow their relations, described above
+	AND NOT (d.classid = 'pg_type'::regclass AND EXISTS (
+		SELECT FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem
+		WHERE t.oid = d.objid AND (t.typrelid <> 0 OR e.typrelid <> 0)))
 UNION ALL
 SELECT 'extension slot_failover',
 	concat_ws(' | ', e.extversion, e.extrelocatable, e.extconfig::text,
