@@ -788,27 +788,8 @@ sf_release_copy(void)
 static void
 sf_let_go(Oid datoid)
 {
-	TimestampTz now = GetCurrentTimestamp();
-
-	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	for (int i = 0; i < max_replication_slots; i++)
-	{
-		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
-		bool		released = false;
-
-		if (!slot->in_use || slot == MyReplicationSlot)
-			continue;
-		SpinLockAcquire(&slot->mutex);
-		if (sf_slot_holder(slot) == sf_holder_me() &&
-			(!OidIsValid(datoid) || slot->data.database == datoid))
-		{
-			sf_slot_set_holder(slot, SF_NOBODY, now);
-			released = true;
-		}
-		SpinLockRelease(&slot->mutex);
-		if (released)
-			ConditionVariableBroadcast(&slot->active_cv);
-	}
+	LWLockAcquire(ReplicationSlotControlLock, LW_EXCLUSIVE);
+	sf_hand_over_copies(sf_holder_me(), SF_NOBODY, datoid);
 	LWLockRelease(ReplicationSlotControlLock);
 
 	if (OidIsValid(datoid))
