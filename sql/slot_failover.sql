@@ -54,8 +54,10 @@ FROM slot_failover.slots s JOIN identities i USING (slot_name) ORDER BY 1;
 -- the status view shows each marked slot next to its live state
 SELECT slot_name, slot_type, database, plugin, node_role,
 	   written_restart_lsn = restart_lsn AS restart_recorded,
-	   lag_bytes >= 0 AS lag_known
+	   lag_bytes >= 0 AS lag_known, failover_ready
 FROM slot_failover.status ORDER BY slot_name;
+-- the readiness check is for standbys
+SELECT slot_failover.ready_for_failover();
 
 -- sync() waits for a full cycle of the worker, which then has run
 SELECT slot_failover.sync() IS NOT NULL AS synced;
@@ -210,6 +212,8 @@ ALTER EXTENSION slot_failover UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'slot_failover';
 SELECT slot_failover.mark('regress_logical');
 SELECT slot_name, two_phase, two_phase_at FROM slot_failover.slots;
+SELECT slot_name, node_role, failover_ready FROM slot_failover.status;
+SELECT slot_failover.ready_for_failover(raise_error => true);
 DROP EXTENSION slot_failover;
 SELECT pg_drop_replication_slot('regress_logical');
 SELECT pg_drop_replication_slot('regress_physical');
