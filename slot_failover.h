@@ -138,6 +138,8 @@ extern XLogRecPtr sf_worker_sync(void);
 extern void sf_worker_get_status(SlotFailoverWorkerStatus *status);
 
 /* primary.c */
+extern void sf_primary_init(void);
+extern bool sf_primary_mark(Name slot_name, bool missing_ok);
 extern int	sf_primary_cycle(bool exact, uint64 generation);
 extern void sf_primary_forget(void);
 
@@ -198,6 +200,7 @@ extern void sf_marker_unlock(void);
 extern int64 sf_marker_read(const char *slot_name, bool *waiting);
 extern void sf_marker_write(const char *slot_name, int64 identity, bool waiting);
 extern bool sf_marker_exists(const char *slot_name);
+extern bool sf_marker_may_auto_mark(const char *slot_name);
 extern bool sf_marker_present(const char *slot_name);
 extern void sf_marker_record(const char *slot_name, int64 identity);
 extern TransactionId sf_marker_settle(const char *slot_name);

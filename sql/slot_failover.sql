@@ -127,11 +127,13 @@ SELECT slot_name FROM slot_failover.slots ORDER BY slot_name;
 --
 -- Marks follow their transaction.  After each case the worker has run a
 -- full cycle (sync(), which also settles the markers), and each slot's
--- marker file names exactly its committed row's identity, or is gone.
+-- marker file names exactly its committed row's identity, or remembers a
+-- committed unmark() (-1, for slot_failover.auto_mark), or is gone.
 --
 CREATE FUNCTION pg_temp.marker(slot name) RETURNS text LANGUAGE sql AS $$
 	SELECT CASE
 		WHEN pg_stat_file(file, true) IS NULL THEN 'no marker'
+		WHEN pg_read_file(file) = E'-1\n' THEN 'unmarked explicitly'
 		WHEN pg_read_file(file) = (SELECT slot_identity || E'\n'
 			FROM slot_failover.slots s WHERE s.slot_name = slot) THEN 'marker of the row'
 		ELSE 'stale marker' END
@@ -148,7 +150,7 @@ END$$;
 SELECT slot_failover.sync() IS NOT NULL AS synced;
 SELECT slot_name, pg_temp.marker(slot_name) FROM slot_failover.slots ORDER BY 1;
 
--- a rolled back mark leaves no mark
+-- a rolled back mark leaves no mark (the slot was unmarked above)
 BEGIN;
 SELECT slot_failover.mark('regress_physical');
 ROLLBACK;
