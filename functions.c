@@ -26,12 +26,14 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "replication/slot.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
@@ -49,6 +51,7 @@ PG_FUNCTION_INFO_V1(slot_failover_worker_status);
 PG_FUNCTION_INFO_V1(slot_failover_copy_status);
 PG_FUNCTION_INFO_V1(slot_failover_gate_status);
 PG_FUNCTION_INFO_V1(slot_failover_gate_position);
+PG_FUNCTION_INFO_V1(slot_failover_gate_missing);
 
 static void sf_require_preload(void);
 static void sf_check_function_call(bool needs_worker_database);
@@ -393,4 +396,25 @@ slot_failover_gate_position(PG_FUNCTION_ARGS)
 	if (!gated)
 		PG_RETURN_NULL();
 	PG_RETURN_LSN(position);
+}
+
+/*
+ * slot_failover.gate_missing(): the slots slot_failover.standby_slot_names
+ * lists that do not exist, which logical clients of marked slots may be
+ * waiting for; for the view slot_failover.status.
+ */
+Datum
+slot_failover_gate_missing(PG_FUNCTION_ARGS)
+{
+	NameData   *names = NULL;
+	int			n;
+	Datum	   *values;
+
+	sf_require_preload();
+	n = sf_gate_missing(&names);
+	values = palloc(sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		values[i] = NameGetDatum(&names[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(values, n, NAMEOID, NAMEDATALEN,
+										  false, TYPALIGN_CHAR));
 }

@@ -163,6 +163,17 @@ FROM (SELECT slot_failover.gate_position($1) AS safe,
 		ELSE LEAST($2, GREATEST(g.safe, g.confirmed)) END) AS a
 $$;
 
+-- The slots slot_failover.standby_slot_names lists that do not exist
+-- (after a failover, the old primary's slot of this node, say): a gated
+-- walsender may wait for them, and the status view names them.
+CREATE FUNCTION slot_failover.gate_missing()
+RETURNS name[]
+AS 'MODULE_PATHNAME', 'slot_failover_gate_missing'
+LANGUAGE C VOLATILE STRICT;
+
+REVOKE ALL ON FUNCTION slot_failover.gate_missing() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION slot_failover.gate_missing() TO pg_monitor;
+
 -- ---------------------------------------------------------------------
 -- Readiness for promotion.  failover_ready is, on a standby, whether the
 -- row's copy is ready (its state is 'ready'; a row the worker has not
@@ -170,7 +181,8 @@ $$;
 -- standby streams from (primary_slot_name), which is never copied and
 -- which nobody needs once this standby is promoted; NULL on a primary.
 -- ready_for_failover() applies the same rule to every row, for a hook
--- that an HA tool runs on a standby before promoting it.
+-- that an HA tool runs on a standby before promoting it.  gate_missing
+-- (on a primary) lists the slots of standby_slot_names that do not exist.
 -- ---------------------------------------------------------------------
 
 CREATE OR REPLACE VIEW slot_failover.status AS
@@ -210,7 +222,10 @@ SELECT
 		COALESCE(c.state OPERATOR(pg_catalog.=) 'ready' OR
 				 s.slot_name OPERATOR(pg_catalog.=)
 				 pg_catalog.current_setting('primary_slot_name'), false)
-	END AS failover_ready
+	END AS failover_ready,
+	CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN
+		slot_failover.gate_missing()
+	END AS gate_missing
 FROM slot_failover.slots AS s
 	LEFT JOIN pg_catalog.pg_replication_slots AS r
 		ON r.slot_name OPERATOR(pg_catalog.=) s.slot_name AND NOT r.temporary

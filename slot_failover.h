@@ -170,6 +170,7 @@ extern void sf_gate_shmem_init(void);
 extern void sf_gate_backends_stopping(void);
 extern int	sf_gate_read_waits(SlotFailoverGateStatus **waits);
 extern XLogRecPtr sf_gate_position(const char *slot_name, bool *gated);
+extern int	sf_gate_missing(NameData **names);
 extern void sf_gate_set_rows(const NameData *names,
 							 const XLogRecPtr *two_phase_at, int n);
 
