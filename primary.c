@@ -23,7 +23,9 @@
  * The worker keeps in its own memory what each row says (marks, a hash
  * table keyed by slot name).  It reloads it from the table when mark() or
  * unmark() ended a transaction (the generation worker.c passes in moved),
- * after an error, and when the node changes role.  A row whose system_identifier is
+ * after an error, when the node changes role, and for sync() when the
+ * extension was created again (DROP and CREATE EXTENSION move no
+ * generation; otherwise only a write notices it).  A row whose system_identifier is
  * not this cluster's came from elsewhere (a subscription FOR ALL TABLES, a
  * dump): it is ignored, with one WARNING.  A cycle reads the slot array
  * under ReplicationSlotControlLock (shared, no I/O while held), checks that
@@ -131,6 +133,7 @@ static int	sf_auto_mark(void);
 static int	sf_sync_rows(bool exact, uint64 generation);
 static void sf_settle_markers(void);
 static void sf_load_marks(uint64 generation);
+static bool sf_table_recreated(void);
 static bool sf_row_is_ours(const char *name, uint64 system_identifier);
 static void sf_observe_activity(void);
 static void sf_observe_own_write(uint64 completions_before, bool had_xid);
@@ -148,6 +151,7 @@ static void sf_publish_rows(void);
 /* the worker's copy of the table; NULL until loaded */
 static HTAB *marks = NULL;
 static uint64 marks_generation = 0;
+static Oid	marks_relid = InvalidOid;	/* the table they were read from */
 static bool said_not_installed = false;
 
 /* markers are settled at each load; those of the first load are logged */
@@ -479,6 +483,7 @@ sf_auto_mark(void)
 	NameData   *names = palloc(sizeof(NameData) * max_replication_slots);
 	int			ncandidates = 0;
 	int			nmarked = 0;
+	Oid			relid;
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
 	for (int i = 0; i < max_replication_slots; i++)
@@ -516,7 +521,8 @@ sf_auto_mark(void)
 							 GUC_ACTION_LOCAL, true, 0, false);
 	ncandidates = nmarked;
 	nmarked = 0;
-	if (OidIsValid(sf_table_oid()))
+	relid = sf_table_oid();
+	if (OidIsValid(relid) && relid == marks_relid)
 		for (int i = 0; i < ncandidates; i++)
 			if (sf_primary_mark(&names[i], true))
 			{
@@ -530,7 +536,8 @@ sf_auto_mark(void)
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
 
-	if (nmarked > 0)
+	/* also if the extension was created since we read the table */
+	if (nmarked > 0 || relid != marks_relid)
 		sf_load_marks(marks_generation);
 	return nmarked;
 }
@@ -585,6 +592,7 @@ sf_settle_markers(void)
 static void
 sf_load_marks(uint64 generation)
 {
+	MemoryContext oldcxt = CurrentMemoryContext;
 	HASHCTL		ctl;
 	SlotRow    *rows;
 	int			nrows;
@@ -598,7 +606,8 @@ sf_load_marks(uint64 generation)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	if (!OidIsValid(sf_table_oid()))
+	marks_relid = sf_table_oid();
+	if (!OidIsValid(marks_relid))
 	{
 		if (!said_not_installed)
 			ereport(LOG,
@@ -631,6 +640,7 @@ sf_load_marks(uint64 generation)
 		}
 	}
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(oldcxt);
 
 	marks_generation = generation;
 	settled_since_start = true;
@@ -641,6 +651,24 @@ sf_load_marks(uint64 generation)
 	seen_completions = sf_xact_completion_count();
 	frontier = GetXLogInsertRecPtr();
 	foreign_since_write = true;
+}
+
+/*
+ * Is the table not the one the worker's copy was read from (the extension
+ * was dropped, or created, since)?  A read-only transaction: no xid, no
+ * WAL.
+ */
+static bool
+sf_table_recreated(void)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	Oid			relid;
+
+	StartTransactionCommand();
+	relid = sf_table_oid();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(oldcxt);
+	return relid != marks_relid;
 }
 
 /*
@@ -753,8 +781,11 @@ sf_xmin_retreated(TransactionId recorded, TransactionId now)
 int
 sf_primary_cycle(bool exact, uint64 generation)
 {
+	MemoryContext cycle_context = CurrentMemoryContext;
 	int			written = sf_sync_rows(exact, generation);
 
+	/* a transaction that ended there left us in TopMemoryContext */
+	MemoryContextSwitchTo(cycle_context);
 	if (auto_mark_rules != NULL)
 		written += sf_auto_mark();
 	return written;
@@ -778,7 +809,9 @@ sf_sync_rows(bool exact, uint64 generation)
 	MarkedSlot *row;
 	int			i;
 
-	if (marks == NULL || generation != marks_generation)
+	/* sync() also checks that the table was not created again */
+	if (marks == NULL || generation != marks_generation ||
+		(exact && sf_table_recreated()))
 		sf_load_marks(generation);
 
 	nmarks = hash_get_num_entries(marks);
@@ -873,9 +906,9 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 
-	if (!OidIsValid(sf_table_oid()))
+	if (sf_table_oid() != marks_relid)
 	{
-		/* DROP EXTENSION: nothing is marked any more */
+		/* DROP EXTENSION, maybe CREATE again: the rows we know are gone */
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
