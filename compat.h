@@ -64,6 +64,19 @@ sf_guc_malloc(size_t size)
 }
 
 /*
+ * Free what sf_guc_malloc allocated, in a check hook that refuses a value.
+ */
+static inline void
+sf_guc_free(void *ptr)
+{
+#if PG_VERSION_NUM >= 160000
+	guc_free(ptr);
+#else
+	free(ptr);
+#endif
+}
+
+/*
  * The timeline WAL is being written on.  (PG13-14: ThisTimeLineID.)
  */
 static inline TimeLineID

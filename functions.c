@@ -26,12 +26,14 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "replication/slot.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/pg_lsn.h"
 #include "utils/timestamp.h"
@@ -49,6 +51,7 @@ PG_FUNCTION_INFO_V1(slot_failover_worker_status);
 PG_FUNCTION_INFO_V1(slot_failover_copy_status);
 PG_FUNCTION_INFO_V1(slot_failover_gate_status);
 PG_FUNCTION_INFO_V1(slot_failover_gate_position);
+PG_FUNCTION_INFO_V1(slot_failover_gate_missing);
 
 static void sf_require_preload(void);
 static void sf_check_function_call(bool needs_worker_database);
@@ -63,89 +66,26 @@ static bool sf_xact_callback_registered = false;
 /*
  * slot_failover.mark(slot_name): record the slot in the table, in the
  * caller's transaction, so that every standby that replays the commit
- * keeps a copy of it.
- *
- * The row is locked first, so that we are ordered after any other
- * transaction marking or unmarking the slot; only then is the identity
- * recorded in the slot's marker, and the row made to describe the slot
- * that holds it.
+ * keeps a copy of it (primary.c does it, as for the worker's automatic
+ * marks).
  */
 Datum
 slot_failover_mark(PG_FUNCTION_ARGS)
 {
 	Name		slot_name = PG_ARGISNULL(0) ? NULL : PG_GETARG_NAME(0);
-	SlotState	state;
-	SlotState	now;
-	Oid			save_userid;
-	int			save_sec;
-	int64		row_identity;
-	int64		identity;
+	bool		was_dirty = sf_marks_dirty;
 
 	sf_check_change_call(slot_name);
-	sf_table_begin_as_owner(&save_userid, &save_sec);
 
-	/* zeroed, padding included: the two are compared with memcmp() */
-	memset(&state, 0, sizeof(state));
-	memset(&now, 0, sizeof(now));
-	row_identity = sf_table_row_identity(slot_name);
-	if (!sf_slot_read(NameStr(*slot_name), &state))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("replication slot \"%s\" does not exist",
-						NameStr(*slot_name))));
-	if (!state.persistent)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot mark temporary replication slot \"%s\" for failover",
-						NameStr(*slot_name)),
-				 errdetail("A temporary slot is dropped when its session ends; no standby could continue from it.")));
-	if (state.core_failover)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot mark replication slot \"%s\" for failover", NameStr(*slot_name)),
-				 errdetail("The slot was created or altered with failover = true, so PostgreSQL's own slot synchronization carries it to standbys that set sync_replication_slots."),
-				 errhint("To have slot_failover carry it instead, turn its failover option off with ALTER SUBSCRIPTION ... SET (failover = false) or ALTER_REPLICATION_SLOT ... (FAILOVER false).")));
-	if (row_identity != 0 &&
-		sf_marker_read(NameStr(*slot_name), NULL) == row_identity)
+	/* before it writes anything: an error may leave a (sub)xact entry */
+	sf_marks_dirty = true;
+	if (!sf_primary_mark(slot_name, false))
 	{
-		sf_table_end_as_owner(save_userid, save_sec);
+		sf_marks_dirty = was_dirty;
 		ereport(NOTICE,
 				(errmsg("replication slot \"%s\" is already marked for failover",
 						NameStr(*slot_name))));
-		PG_RETURN_VOID();
 	}
-
-	do
-	{
-		if (!pg_strong_random(&identity, sizeof(identity)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("could not generate a random slot identity")));
-		identity &= PG_INT64_MAX;
-	} while (identity == 0);
-
-	sf_marks_dirty = true;
-	sf_table_insert_row(slot_name, identity, &state,
-						state.logical ? sf_snapshot_read(state.restart_lsn) : NULL);
-
-	/*
-	 * Tie the identity to the slot as it is now.  Should it have moved, or
-	 * been dropped and created again, since we read it, the row takes the
-	 * state of the slot that holds the marker.
-	 */
-	sf_marker_lock();
-	if (!sf_slot_read(NameStr(*slot_name), &now) || !now.persistent)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("replication slot \"%s\" was dropped while it was being marked",
-						NameStr(*slot_name))));
-	sf_marker_record(NameStr(*slot_name), identity);
-	sf_marker_unlock();
-	if (memcmp(&now, &state, sizeof(SlotState)) != 0)
-		sf_table_insert_row(slot_name, identity, &now,
-							now.logical ? sf_snapshot_read(now.restart_lsn) : NULL);
-
-	sf_table_end_as_owner(save_userid, save_sec);
 	PG_RETURN_VOID();
 }
 
@@ -153,7 +93,8 @@ slot_failover_mark(PG_FUNCTION_ARGS)
  * slot_failover.unmark(slot_name): delete the slot's row, in the caller's
  * transaction; standbys drop their copy once they replay the commit.  The
  * marker records the unmark for this (sub)transaction, after the row is
- * locked, as in mark().
+ * locked, as in mark(), and remembers it until the slot is dropped, so
+ * that slot_failover.auto_mark does not mark the slot again (marker.c).
  */
 Datum
 slot_failover_unmark(PG_FUNCTION_ARGS)
@@ -162,6 +103,7 @@ slot_failover_unmark(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec;
 	int64		identity;
+	SlotState	state;
 
 	sf_check_change_call(slot_name);
 	sf_table_begin_as_owner(&save_userid, &save_sec);
@@ -174,9 +116,12 @@ slot_failover_unmark(PG_FUNCTION_ARGS)
 						NameStr(*slot_name))));
 	sf_marks_dirty = true;
 
-	/* a slot created again since it was marked has no marker of ours */
+	/*
+	 * Whether the slot is the one the row named or was created again since
+	 * (then without our marker), it is not to be marked now.
+	 */
 	sf_marker_lock();
-	if (sf_marker_read(NameStr(*slot_name), NULL) == identity)
+	if (sf_slot_read(NameStr(*slot_name), &state) && state.persistent)
 		sf_marker_record(NameStr(*slot_name), 0);
 	sf_marker_unlock();
 
@@ -451,4 +396,25 @@ slot_failover_gate_position(PG_FUNCTION_ARGS)
 	if (!gated)
 		PG_RETURN_NULL();
 	PG_RETURN_LSN(position);
+}
+
+/*
+ * slot_failover.gate_missing(): the slots slot_failover.standby_slot_names
+ * lists that do not exist, which logical clients of marked slots may be
+ * waiting for; for the view slot_failover.status.
+ */
+Datum
+slot_failover_gate_missing(PG_FUNCTION_ARGS)
+{
+	NameData   *names = NULL;
+	int			n;
+	Datum	   *values;
+
+	sf_require_preload();
+	n = sf_gate_missing(&names);
+	values = palloc(sizeof(Datum) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		values[i] = NameGetDatum(&names[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(values, n, NAMEOID, NAMEDATALEN,
+										  false, TYPALIGN_CHAR));
 }

@@ -81,6 +81,23 @@
  * slot.  A crash restart recreates shared memory, and the flags with it;
  * an immediate shutdown signals nobody through us.
  *
+ * Which standbys.  slot_failover.standby_slot_names names physical slots,
+ * or is '*': the physical slots marked on this node (their rows, as the
+ * primary's worker last published them, sf_gate_set_rows) that a standby
+ * streams from now (a walsender holds them).  '*' follows the topology:
+ * after a failover the new primary gates on its own standbys with nothing
+ * to edit, and a slot whose standby is gone, or that no longer exists,
+ * is no longer waited for; but a standby that stops streaming no longer
+ * holds the clients back either, and may fall behind them.  Until the
+ * worker has published the rows after a start or a promotion, '*' lets
+ * nothing pass.  slot_failover.standby_slots_min_confirmed (-1: all) is
+ * how many of those slots must have flushed a position: it passes once
+ * that many have (the k-th greatest position), so that one slow standby
+ * of several need not hold the clients.  A listed slot that does not
+ * exist gets a WARNING at most once a minute per process, also when the
+ * quorum does not need it, and the status view names it
+ * (sf_gate_missing).
+ *
  * SQL decoding: sf_gate_position() gives the position up to which a marked
  * slot may be consumed, for gate_position() (functions.c), which the gated
  * SQL functions of the 1.1 script use.
@@ -90,8 +107,8 @@
  * one entry per replication slot index (gate_shared->slots): its LWLock
  * protects what each waiting walsender shows it waits for, for the status
  * view (sf_gate_read_waits), and what the primary's worker says of each
- * slot's row (sf_gate_set_rows).  It may be taken while
- * ReplicationSlotControlLock is held, never the other way round.
+ * slot's row (sf_gate_set_rows), which '*' also reads.  It may be taken
+ * while ReplicationSlotControlLock is held, never the other way round.
  * lowered_procno is written and read without a lock.
  *
  * Copyright (c) 2026, slot_failover developers
@@ -156,10 +173,17 @@
 /* length of a keepalive: 'k', walEnd, sendTime, replyRequested */
 #define SF_KEEPALIVE_LEN		(1 + 8 + 8 + 1)
 
+/* how often a process warns about listed slots that do not exist */
+#define SF_GATE_MISSING_WARN_MS	60000
+
+/* the greatest quorum slot_failover.standby_slots_min_confirmed takes */
+#define SF_GATE_MAX_QUORUM		64
+
 /* The parsed value of slot_failover.standby_slot_names (GUC extra). */
 typedef struct StandbySlots
 {
-	int			n;
+	bool		all_marked;		/* '*': the marked slots standbys stream */
+	int			n;				/* else the listed slots */
 	NameData	names[FLEXIBLE_ARRAY_MEMBER];
 } StandbySlots;
 
@@ -173,9 +197,14 @@ typedef enum SfStandbyTrouble
 	SF_STANDBY_INACTIVE			/* no walsender streams from it */
 } SfStandbyTrouble;
 
-/* One listed slot, as a waiting walsender last saw it. */
+/*
+ * One listed slot, as a waiting walsender last saw it; with '*', one per
+ * slot index, of which those not waited for are not members.
+ */
 typedef struct SfStandbySeen
 {
+	bool		member;
+	NameData	name;
 	SfStandbyTrouble trouble;
 	XLogRecPtr	flushed;
 	SfStandbyTrouble warned;	/* the trouble last warned about in this
@@ -185,6 +214,11 @@ typedef struct SfStandbySeen
 static bool sf_check_standby_slot_names(char **newval, void **extra,
 										GucSource source);
 static void sf_assign_standby_slot_names(const char *newval, void *extra);
+static bool sf_check_min_confirmed(int *newval, void **extra, GucSource source);
+static void sf_assign_min_confirmed(int newval, void *extra);
+static inline bool sf_gate_on(void);
+static int	sf_gate_entries(void);
+static void sf_gate_warn_missing(void);
 static void sf_gate_shutdown_handler(int signo, siginfo_t *info, void *context);
 static void sf_gate_shmem_forget(int code, Datum arg);
 static void sf_gate_attach(Port *port, int status);
@@ -196,10 +230,11 @@ static XLogRecPtr sf_gate_standbys_flushed(SfStandbySeen *seen);
 static XLogRecPtr sf_gate_wait(XLogRecPtr lsn);
 static int	sf_gate_blocking(SfStandbySeen *seen, XLogRecPtr lsn);
 static void sf_gate_reload_if_asked(void);
-static void sf_gate_warn(int i, SfStandbyTrouble trouble, XLogRecPtr lsn);
+static void sf_gate_warn(const char *name, SfStandbyTrouble trouble,
+						 XLogRecPtr lsn);
 static void sf_gate_exit_if_shutdown(XLogRecPtr lsn, bool row_ready);
 static void sf_gate_keepalive_out(const char *s, XLogRecPtr lsn);
-static bool sf_gate_standby_listed(const char *name);
+static bool sf_gate_standby_listed(ReplicationSlot *slot);
 static void sf_gate_wake(void);
 static void sf_gate_keepalive(void);
 static XLogRecPtr sf_gate_lower(XLogRecPtr lsn, XLogRecPtr flushed);
@@ -261,6 +296,9 @@ typedef struct GateShared
 	 */
 	ConditionVariable standby_moved;
 
+	/* the worker has published the rows since shared memory was made */
+	bool		rows_known;
+
 	GateSlot	slots[FLEXIBLE_ARRAY_MEMBER];	/* by slot index */
 } GateShared;
 
@@ -268,9 +306,13 @@ typedef struct GateShared
 
 static GateShared *volatile gate_shared = NULL;
 
-/* GUC variable, and its parsed form */
+/* GUC variables, and the parsed form of the list */
 char	   *sf_standby_slot_names = NULL;
 static StandbySlots *standby_slots = NULL;
+static int	sf_min_confirmed = -1;
+
+/* when this process last warned about listed slots that do not exist */
+static TimestampTz gate_missing_warned_at = 0;
 
 static ClientAuthentication_hook_type prev_client_auth_hook = NULL;
 
@@ -322,7 +364,8 @@ sf_gate_init(void)
 	DefineCustomStringVariable("slot_failover.standby_slot_names",
 							   "Physical slots of the standbys that logical clients of marked slots must not outrun.",
 							   "A logical walsender streaming a marked slot sends nothing until every listed slot "
-							   "has flushed the WAL it describes. Empty turns this off.",
+							   "has flushed the WAL it describes. * stands for the marked physical slots that "
+							   "a standby streams from. Empty turns this off.",
 							   &sf_standby_slot_names,
 							   "",
 							   PGC_SIGHUP,
@@ -330,6 +373,16 @@ sf_gate_init(void)
 							   sf_check_standby_slot_names,
 							   sf_assign_standby_slot_names,
 							   NULL);
+	DefineCustomIntVariable("slot_failover.standby_slots_min_confirmed",
+							"How many slots of slot_failover.standby_slot_names must have flushed the WAL a message describes.",
+							"-1 means all of them.",
+							&sf_min_confirmed,
+							-1, -1, SF_GATE_MAX_QUORUM,
+							PGC_SIGHUP,
+							0,
+							sf_check_min_confirmed,
+							sf_assign_min_confirmed,
+							NULL);
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;
@@ -423,10 +476,25 @@ sf_check_standby_slot_names(char **newval, void **extra, GucSource source)
 		GUC_check_errdetail("List syntax is invalid.");
 		return false;
 	}
+	if (list_length(names) == 1 && strcmp(linitial(names), "*") == 0)
+	{
+		parsed = sf_guc_malloc(offsetof(StandbySlots, names));
+		if (parsed == NULL)
+			return false;
+		parsed->all_marked = true;
+		parsed->n = 0;
+		*extra = parsed;
+		return true;
+	}
 	foreach(lc, names)
 	{
 		const char *name = lfirst(lc);
 
+		if (strcmp(name, "*") == 0)
+		{
+			GUC_check_errdetail("\"*\" stands for every marked physical slot a standby streams from, and must be alone.");
+			return false;
+		}
 		if (strlen(name) >= NAMEDATALEN ||
 			strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
 		{
@@ -439,6 +507,7 @@ sf_check_standby_slot_names(char **newval, void **extra, GucSource source)
 						   sizeof(NameData) * list_length(names));
 	if (parsed == NULL)
 		return false;
+	parsed->all_marked = false;
 	parsed->n = list_length(names);
 	foreach(lc, names)
 		namestrcpy(&parsed->names[i++], lfirst(lc));
@@ -454,6 +523,48 @@ sf_assign_standby_slot_names(const char *newval, void *extra)
 {
 	standby_slots = (StandbySlots *) extra;
 	gate_passed_upto = InvalidXLogRecPtr;
+}
+
+/*
+ * A quorum of 0 would wait for nobody: say how to turn the gate off.
+ */
+static bool
+sf_check_min_confirmed(int *newval, void **extra, GucSource source)
+{
+	if (*newval != 0)
+		return true;
+	GUC_check_errdetail("Use -1 to wait for every slot, or empty \"%s\" to turn the wait off.",
+						"slot_failover.standby_slot_names");
+	return false;
+}
+
+/*
+ * A new quorum: what was known to have passed may not have.
+ */
+static void
+sf_assign_min_confirmed(int newval, void *extra)
+{
+	gate_passed_upto = InvalidXLogRecPtr;
+}
+
+/*
+ * Does slot_failover.standby_slot_names ask for a gate?
+ */
+static inline bool
+sf_gate_on(void)
+{
+	return standby_slots != NULL &&
+		(standby_slots->all_marked || standby_slots->n > 0);
+}
+
+/*
+ * How many entries sf_gate_standbys_flushed() fills in: one per listed
+ * slot, or with '*' one per slot index.
+ */
+static int
+sf_gate_entries(void)
+{
+	return standby_slots->all_marked ? max_replication_slots : standby_slots->n;
 }
 
 /*
@@ -489,7 +600,7 @@ sf_gate_attach(Port *port, int status)
 static int
 sf_gate_flush_if_writable(void)
 {
-	if (gate_shared != NULL && standby_slots != NULL && standby_slots->n > 0 &&
+	if (gate_shared != NULL && sf_gate_on() &&
 		MyReplicationSlot != NULL && SlotIsPhysical(MyReplicationSlot))
 	{
 		XLogRecPtr	restart_lsn;
@@ -498,7 +609,7 @@ sf_gate_flush_if_writable(void)
 		restart_lsn = MyReplicationSlot->data.restart_lsn;
 		SpinLockRelease(&MyReplicationSlot->mutex);
 		if (restart_lsn > gate_broadcast_at &&
-			sf_gate_standby_listed(NameStr(MyReplicationSlot->data.name)))
+			sf_gate_standby_listed(MyReplicationSlot))
 			sf_gate_wake();
 		gate_broadcast_at = Max(gate_broadcast_at, restart_lsn);
 	}
@@ -506,15 +617,27 @@ sf_gate_flush_if_writable(void)
 }
 
 /*
- * Is the slot named in slot_failover.standby_slot_names?
+ * Is this walsender's physical slot one that slot_failover.standby_slot_names
+ * names: listed, or with '*' marked (it streams, since we hold it)?
  */
 static bool
-sf_gate_standby_listed(const char *name)
+sf_gate_standby_listed(ReplicationSlot *slot)
 {
-	for (int i = 0; i < standby_slots->n; i++)
-		if (strcmp(NameStr(standby_slots->names[i]), name) == 0)
-			return true;
-	return false;
+	const char *name = NameStr(slot->data.name);
+	bool		marked;
+
+	if (!standby_slots->all_marked)
+	{
+		for (int i = 0; i < standby_slots->n; i++)
+			if (strcmp(NameStr(standby_slots->names[i]), name) == 0)
+				return true;
+		return false;
+	}
+	LWLockAcquire(gate_shared->lock, LW_SHARED);
+	marked = namestrcmp(&gate_shared->slots[ReplicationSlotIndex(slot)].row_slot,
+						name) == 0;
+	LWLockRelease(gate_shared->lock);
+	return marked;
 }
 
 /*
@@ -575,8 +698,7 @@ sf_gate_putmessage_noblock(char msgtype, const char *s, size_t len)
 	uint64		lsn;
 
 	if (!am_db_walsender || msgtype != 'd' || len < 17 ||
-		(s[0] != 'w' && s[0] != 'k') ||
-		standby_slots == NULL || standby_slots->n == 0 ||
+		(s[0] != 'w' && s[0] != 'k') || !sf_gate_on() ||
 		MyReplicationSlot == NULL || !SlotIsLogical(MyReplicationSlot))
 	{
 		sf_prev_comm_methods->putmessage_noblock(msgtype, s, len);
@@ -744,31 +866,61 @@ sf_gate_slot_marked(void)
 }
 
 /*
- * How far every listed standby has flushed: the least restart_lsn of the
- * listed slots, or InvalidXLogRecPtr if one is missing, logical or
- * invalidated (nothing passes then).  If seen is not NULL, also fill in,
- * for each listed slot, its position and what is wrong with it.
- * Allocates nothing: a waiting walsender calls it at every wake-up.
+ * How far the standbys of slot_failover.standby_slot_names have flushed, as
+ * the quorum asks.  With standby_slots_min_confirmed -1, or at least as
+ * many as there are: the least restart_lsn of them all, InvalidXLogRecPtr
+ * if one is missing, logical or invalidated (nothing passes then).
+ * Otherwise the k-th greatest of the usable ones, InvalidXLogRecPtr if
+ * fewer are.  With '*' the members are the marked physical slots that a
+ * walsender holds (none: nothing to wait for, the local flush position;
+ * rows not published yet: nothing passes).  If seen is not NULL, also fill
+ * in each entry (sf_gate_entries): whether it is a member, its name,
+ * position, and what is wrong with it.  Allocates nothing, but for the
+ * WARNING about missing slots: a waiting walsender calls it at every
+ * wake-up.
  */
 static XLogRecPtr
 sf_gate_standbys_flushed(SfStandbySeen *seen)
 {
-	XLogRecPtr	upto = InvalidXLogRecPtr;
-	bool		usable = true;
+	bool		all_marked = standby_slots->all_marked;
+	int			quorum = sf_min_confirmed;
+	XLogRecPtr	top[SF_GATE_MAX_QUORUM];	/* greatest first */
+	int			ntop = 0;
+	XLogRecPtr	least = InvalidXLogRecPtr;
+	bool		all_usable = true;
+	bool		missing = false;
+	bool		rows_known = true;
+	int			members = 0;
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
-	for (int i = 0; i < standby_slots->n; i++)
+	if (all_marked)
+	{
+		LWLockAcquire(gate_shared->lock, LW_SHARED);
+		rows_known = gate_shared->rows_known;
+	}
+	for (int i = 0; i < sf_gate_entries(); i++)
 	{
 		ReplicationSlot *slot;
 		SfStandbyTrouble trouble = SF_STANDBY_FINE;
 		XLogRecPtr	flushed = InvalidXLogRecPtr;
+		bool		member = true;
+		int			j;
 
-		slot = SearchNamedReplicationSlot(NameStr(standby_slots->names[i]), false);
-		if (slot == NULL)
-			trouble = SF_STANDBY_MISSING;
-		else if (SlotIsLogical(slot))
-			trouble = SF_STANDBY_LOGICAL;
+		if (all_marked)
+		{
+			slot = &ReplicationSlotCtl->replication_slots[i];
+			member = slot->in_use && SlotIsPhysical(slot) &&
+				namestrcmp(&gate_shared->slots[i].row_slot,
+						   NameStr(slot->data.name)) == 0;
+		}
 		else
+			slot = SearchNamedReplicationSlot(NameStr(standby_slots->names[i]), false);
+
+		if (member && slot == NULL)
+			trouble = SF_STANDBY_MISSING;
+		else if (member && SlotIsLogical(slot))
+			trouble = SF_STANDBY_LOGICAL;
+		else if (member)
 		{
 			SpinLockAcquire(&slot->mutex);
 			flushed = slot->data.restart_lsn;
@@ -777,21 +929,109 @@ sf_gate_standbys_flushed(SfStandbySeen *seen)
 			else if (sf_slot_active_pid(slot) == 0)
 				trouble = SF_STANDBY_INACTIVE;
 			SpinLockRelease(&slot->mutex);
+			/* '*' waits only for standbys that stream */
+			member = !all_marked || trouble == SF_STANDBY_FINE;
 		}
 
-		if (flushed == InvalidXLogRecPtr)
-			usable = false;
-		else if (upto == InvalidXLogRecPtr || flushed < upto)
-			upto = flushed;
 		if (seen != NULL)
 		{
+			seen[i].member = member;
+			seen[i].name = all_marked ? slot->data.name : standby_slots->names[i];
 			seen[i].trouble = trouble;
 			seen[i].flushed = flushed;
 		}
+		if (!member)
+			continue;
+		members++;
+		missing |= trouble == SF_STANDBY_MISSING;
+		if (flushed == InvalidXLogRecPtr)
+		{
+			all_usable = false;
+			continue;
+		}
+		if (least == InvalidXLogRecPtr || flushed < least)
+			least = flushed;
+
+		/* keep the quorum's greatest positions, greatest first */
+		if (quorum < 0)
+			continue;
+		if (ntop < quorum)
+			ntop++;
+		else if (flushed <= top[ntop - 1])
+			continue;
+		for (j = ntop - 1; j > 0 && top[j - 1] < flushed; j--)
+			top[j] = top[j - 1];
+		top[j] = flushed;
 	}
+	if (all_marked)
+		LWLockRelease(gate_shared->lock);
 	LWLockRelease(ReplicationSlotControlLock);
 
-	return usable ? upto : InvalidXLogRecPtr;
+	if (missing)
+		sf_gate_warn_missing();
+	if (!rows_known)
+		return InvalidXLogRecPtr;
+	if (members == 0)
+		return GetFlushRecPtr(NULL);
+	if (quorum < 0 || quorum >= members)
+		return all_usable ? least : InvalidXLogRecPtr;
+	return ntop == quorum ? top[quorum - 1] : InvalidXLogRecPtr;
+}
+
+/*
+ * Warn about the listed slots that do not exist, at most once every
+ * SF_GATE_MISSING_WARN_MS in this process: also when the quorum does not
+ * need them, so that a slot left in the list after a failover is never
+ * forgotten silently.
+ */
+static void
+sf_gate_warn_missing(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!TimestampDifferenceExceeds(gate_missing_warned_at, now,
+									SF_GATE_MISSING_WARN_MS))
+		return;
+	gate_missing_warned_at = now;
+
+	for (int i = 0; i < standby_slots->n; i++)
+	{
+		const char *name = NameStr(standby_slots->names[i]);
+		bool		exists;
+
+		LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+		exists = SearchNamedReplicationSlot(name, false) != NULL;
+		LWLockRelease(ReplicationSlotControlLock);
+		if (!exists)
+			ereport(WARNING,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("replication slot \"%s\" named in \"%s\" does not exist",
+							name, "slot_failover.standby_slot_names"),
+					 errdetail("It counts as a standby that has flushed nothing: logical clients of marked slots wait for it unless \"%s\" is met without it.",
+							   "slot_failover.standby_slots_min_confirmed"),
+					 errhint("Create the physical replication slot \"%s\" for the standby, or remove it from \"%s\" (\"*\" follows the standbys that stream from this node).",
+							 name, "slot_failover.standby_slot_names")));
+	}
+}
+
+/*
+ * The listed slots that do not exist, palloc'd; returns how many.  For
+ * gate_missing(), which the status view shows.
+ */
+int
+sf_gate_missing(NameData **names)
+{
+	int			n = 0;
+
+	if (!sf_gate_on())
+		return 0;
+	*names = palloc(sizeof(NameData) * Max(standby_slots->n, 1));
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < standby_slots->n; i++)
+		if (SearchNamedReplicationSlot(NameStr(standby_slots->names[i]), false) == NULL)
+			(*names)[n++] = standby_slots->names[i];
+	LWLockRelease(ReplicationSlotControlLock);
+	return n;
 }
 
 /*
@@ -823,8 +1063,7 @@ sf_gate_wait(XLogRecPtr lsn)
 
 		CHECK_FOR_INTERRUPTS();
 		sf_gate_reload_if_asked();
-		if (standby_slots == NULL || standby_slots->n == 0 ||
-			!sf_gate_slot_marked())
+		if (!sf_gate_on() || !sf_gate_slot_marked())
 		{
 			flushed = InvalidXLogRecPtr;
 			break;
@@ -838,7 +1077,7 @@ sf_gate_wait(XLogRecPtr lsn)
 		{
 			if (seen != NULL)
 				pfree(seen);
-			seen = palloc0(sizeof(SfStandbySeen) * standby_slots->n);
+			seen = palloc0(sizeof(SfStandbySeen) * sf_gate_entries());
 			seen_for = standby_slots;
 			published = -2;
 		}
@@ -855,8 +1094,7 @@ sf_gate_wait(XLogRecPtr lsn)
 		blocking = sf_gate_blocking(seen, need);
 		if (blocking != published)
 		{
-			sf_gate_publish(true,
-							blocking >= 0 ? NameStr(standby_slots->names[blocking]) : "",
+			sf_gate_publish(true, blocking >= 0 ? NameStr(seen[blocking].name) : "",
 							need, since);
 			published = blocking;
 		}
@@ -896,24 +1134,26 @@ sf_gate_reload_if_asked(void)
 }
 
 /*
- * The first listed slot that has not flushed lsn, or -1; warns once about
- * each cause that keeps a listed slot from reaching it.
+ * The first slot waited for that has not flushed lsn, or -1; warns once
+ * about each cause that keeps such a slot from reaching it (a missing one
+ * has its own WARNING, sf_gate_warn_missing).
  */
 static int
 sf_gate_blocking(SfStandbySeen *seen, XLogRecPtr lsn)
 {
 	int			blocking = -1;
 
-	for (int i = 0; i < standby_slots->n; i++)
+	for (int i = 0; i < sf_gate_entries(); i++)
 	{
-		if (seen[i].flushed >= lsn)
+		if (!seen[i].member || seen[i].flushed >= lsn)
 			continue;
 		if (blocking < 0)
 			blocking = i;
 		if (seen[i].trouble != SF_STANDBY_FINE &&
+			seen[i].trouble != SF_STANDBY_MISSING &&
 			seen[i].trouble != seen[i].warned)
 		{
-			sf_gate_warn(i, seen[i].trouble, lsn);
+			sf_gate_warn(NameStr(seen[i].name), seen[i].trouble, lsn);
 			seen[i].warned = seen[i].trouble;
 		}
 	}
@@ -921,28 +1161,16 @@ sf_gate_blocking(SfStandbySeen *seen, XLogRecPtr lsn)
 }
 
 /*
- * Say why the listed slot i keeps this walsender waiting for lsn, in the
+ * Say why the listed slot keeps this walsender waiting for lsn, in the
  * words of PostgreSQL 17's StandbySlotsHaveCaughtup (slot.c).
  */
 static void
-sf_gate_warn(int i, SfStandbyTrouble trouble, XLogRecPtr lsn)
+sf_gate_warn(const char *name, SfStandbyTrouble trouble, XLogRecPtr lsn)
 {
-	const char *name = NameStr(standby_slots->names[i]);
 	const char *guc = "slot_failover.standby_slot_names";
 
 	switch (trouble)
 	{
-		case SF_STANDBY_MISSING:
-			ereport(WARNING,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("replication slot \"%s\" named in \"%s\" does not exist",
-							name, guc),
-					 errdetail("Logical replication slot \"%s\" waits until the standby of that slot flushes WAL up to %X/%X.",
-							   NameStr(MyReplicationSlot->data.name),
-							   LSN_FORMAT_ARGS(lsn)),
-					 errhint("Create the physical replication slot \"%s\" for the standby, or remove it from \"%s\".",
-							 name, guc)));
-			break;
 		case SF_STANDBY_LOGICAL:
 			ereport(WARNING,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -975,6 +1203,7 @@ sf_gate_warn(int i, SfStandbyTrouble trouble, XLogRecPtr lsn)
 					 errhint("Start the standby that streams from replication slot \"%s\", or remove it from \"%s\".",
 							 name, guc)));
 			break;
+		case SF_STANDBY_MISSING:	/* sf_gate_warn_missing */
 		case SF_STANDBY_FINE:
 			break;
 	}
@@ -1005,7 +1234,7 @@ sf_gate_exit_if_shutdown(XLogRecPtr lsn, bool row_ready)
 		XLogRecPtr	flushed;
 
 		CHECK_FOR_INTERRUPTS();
-		if (standby_slots == NULL || standby_slots->n == 0)
+		if (!sf_gate_on())
 			return;
 		flushed = sf_gate_standbys_flushed(NULL);
 		if (row_ready && flushed != InvalidXLogRecPtr && flushed >= lsn)
@@ -1150,6 +1379,7 @@ sf_gate_set_rows(const NameData *names, const XLogRecPtr *two_phase_at, int n)
 	for (int i = 0; i < max_replication_slots; i++)
 		if (!has_row[i])
 			NameStr(gate_shared->slots[i].row_slot)[0] = '\0';
+	gate_shared->rows_known = true;
 	LWLockRelease(gate_shared->lock);
 	pfree(index);
 	pfree(has_row);
@@ -1174,7 +1404,7 @@ sf_gate_position(const char *slot_name, bool *gated)
 	XLogRecPtr	flushed;
 
 	*gated = false;
-	if (standby_slots == NULL || standby_slots->n == 0)
+	if (!sf_gate_on())
 		return InvalidXLogRecPtr;
 
 	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);

@@ -27,8 +27,15 @@
  * The file holds lines of text: first the base, "<identity>[ waiting]"
  * ("waiting" for a copy on a standby that is not ready yet; 0 when the
  * slot was not marked before the entries), then any entries,
- * "<identity> xid <xid>", oldest first; identity 0 unmarks.  1.0 wrote
- * the base line alone.
+ * "<identity> xid <xid>", oldest first.  1.0 wrote the base line alone.
+ *
+ * Identity -1 (SF_UNMARKED) is an explicit unmark(): the slot is not
+ * marked, and slot_failover.auto_mark must not mark it (primary.c).  An
+ * unmark() writes it as an entry, so that it follows its transaction as a
+ * mark does, and settling keeps it as the base: the file, and the memory
+ * of the unmark with it, lives exactly as long as this incarnation of the
+ * slot.  It needs no replication: a standby has no copy of a slot that is
+ * not marked.  Readers other than sf_marker_may_auto_mark() see it as 0.
  *
  * Locking: on a primary, every writer (mark(), unmark(), the worker's
  * settling) holds markers_lock, this file's own LWLock, exclusively, so
@@ -70,6 +77,9 @@
 #define SF_MARKER_FILE		"slot_failover.id"
 #define SF_MARKERS_TRANCHE	"slot_failover markers"
 #define SF_WAITING_WORD		"waiting"
+
+/* the identity of an explicit unmark(), see the file header */
+#define SF_UNMARKED				(-1)
 
 /* at most this many entries; mark() refuses more in one transaction */
 #define SF_MARKER_MAX_ENTRIES	32
@@ -330,7 +340,31 @@ sf_marker_read(const char *slot_name, bool *waiting)
 
 	if (waiting)
 		*waiting = found && marker.waiting;
-	return found ? sf_marker_resolve(&marker) : 0;
+	return found ? Max(sf_marker_resolve(&marker), 0) : 0;
+}
+
+/*
+ * May slot_failover.auto_mark mark the slot now?  Not if it was unmarked
+ * explicitly, not while a transaction that marked or unmarked it is still
+ * running (its outcome decides), and not if its marker is unreadable.  A
+ * slot the marker says is marked may be: its row is checked in the
+ * marking transaction (a marker left behind by DROP EXTENSION names no
+ * row).
+ */
+bool
+sf_marker_may_auto_mark(const char *slot_name)
+{
+	Marker		marker;
+	bool		malformed;
+
+	if (!sf_marker_load(slot_name, &marker, &malformed))
+		return true;
+	if (malformed)
+		return false;
+	for (int i = 0; i < marker.nentries; i++)
+		if (sf_entry_fate(marker.entries[i].xid) == ENTRY_PENDING)
+			return false;
+	return sf_marker_resolve(&marker) != SF_UNMARKED;
 }
 
 /*
@@ -380,9 +414,9 @@ sf_marker_write(const char *slot_name, int64 identity, bool waiting)
 
 /*
  * Record, for the current (sub)transaction, that the slot is now marked
- * with identity, or unmarked (0).  Caller holds sf_marker_lock(), the slot
- * exists, and the current transaction has an xid (it wrote the slot's
- * row).
+ * with identity, or explicitly unmarked (0, recorded as SF_UNMARKED).
+ * Caller holds sf_marker_lock(), the slot exists, and the current
+ * transaction has an xid (it wrote the slot's row).
  */
 void
 sf_marker_record(const char *slot_name, int64 identity)
@@ -392,8 +426,7 @@ sf_marker_record(const char *slot_name, int64 identity)
 
 	Assert(LWLockHeldByMeInMode(markers_lock, LW_EXCLUSIVE));
 
-	if (!sf_marker_load(slot_name, &marker, &malformed) && identity == 0)
-		return;
+	(void) sf_marker_load(slot_name, &marker, &malformed);
 	if (malformed)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
@@ -407,7 +440,7 @@ sf_marker_record(const char *slot_name, int64 identity)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many marks and unmarks of replication slot \"%s\" in one transaction",
 						slot_name)));
-	marker.entries[marker.nentries].identity = identity;
+	marker.entries[marker.nentries].identity = identity != 0 ? identity : SF_UNMARKED;
 	marker.entries[marker.nentries].xid = GetCurrentTransactionId();
 	marker.nentries++;
 

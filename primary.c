@@ -23,7 +23,9 @@
  * The worker keeps in its own memory what each row says (marks, a hash
  * table keyed by slot name).  It reloads it from the table when mark() or
  * unmark() ended a transaction (the generation worker.c passes in moved),
- * after an error, and when the node changes role.  A row whose system_identifier is
+ * after an error, when the node changes role, and for sync() when the
+ * extension was created again (DROP and CREATE EXTENSION move no
+ * generation; otherwise only a write notices it).  A row whose system_identifier is
  * not this cluster's came from elsewhere (a subscription FOR ALL TABLES, a
  * dump): it is ignored, with one WARNING.  A cycle reads the slot array
  * under ReplicationSlotControlLock (shared, no I/O while held), checks that
@@ -49,6 +51,19 @@
  * which is safe: a standby then keeps more WAL than needed.  sync() asks
  * for an exact cycle, which writes every difference.
  *
+ * Automatic marks.  slot_failover.auto_mark is a list of rules
+ * ("type:plugin:name", a leading "!" excludes; parsed and checked by its
+ * GUC check hook, so that bad text is refused at ALTER SYSTEM and reload).
+ * After its own writes, a cycle looks, under ReplicationSlotControlLock,
+ * for persistent slots without a row that the rules match, and marks each
+ * in one transaction, as mark() does (sf_primary_mark(), which mark()
+ * itself calls): a slot created later, or created again under the same
+ * name (its old row goes since its marker went with the old slot), is
+ * marked within a naptime.  A slot whose marker records an explicit
+ * unmark() (marker.c) is left alone until it is dropped.  An idle cycle
+ * reads the slot array and, for each matching slot that was unmarked, its
+ * marker: it writes nothing.
+ *
  * The worker's session runs with an empty search_path (worker.c), and every
  * operator and function below is schema-qualified anyway.
  *
@@ -70,6 +85,8 @@
 #include "pgstat.h"
 #include "replication/slot.h"
 #include "storage/lwlock.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -87,12 +104,36 @@ typedef struct MarkedSlot
 	TimestampTz locked_out_since;	/* a user's transaction holds the row */
 } MarkedSlot;
 
+/* One rule of slot_failover.auto_mark. */
+typedef struct AutoMarkRule
+{
+	bool		exclude;		/* "!": a slot it matches is not marked */
+	char		type;			/* 'l'ogical, 'p'hysical or '*' */
+	NameData	plugin;			/* an output plugin, or "*" */
+	NameData	pattern;		/* a slot name; '*' matches any characters */
+} AutoMarkRule;
+
+/* The parsed value of slot_failover.auto_mark (GUC extra). */
+typedef struct AutoMarkRules
+{
+	int			n;
+	AutoMarkRule rules[FLEXIBLE_ARRAY_MEMBER];
+} AutoMarkRules;
+
 /* why a row waits on a primary, for the status view */
 #define SF_LOCKED_OUT_REASON \
 	"the row is locked by another transaction (for instance an open mark() or unmark()); it is written once that transaction ends"
 
+static bool sf_check_auto_mark(char **newval, void **extra, GucSource source);
+static bool sf_parse_rule(char *text, AutoMarkRule *rule);
+static void sf_assign_auto_mark(const char *newval, void *extra);
+static bool sf_auto_mark_matches(const SlotState *state, const char *name);
+static bool sf_name_matches(const char *pattern, const char *name);
+static int	sf_auto_mark(void);
+static int	sf_sync_rows(bool exact, uint64 generation);
 static void sf_settle_markers(void);
 static void sf_load_marks(uint64 generation);
+static bool sf_table_recreated(void);
 static bool sf_row_is_ours(const char *name, uint64 system_identifier);
 static void sf_observe_activity(void);
 static void sf_observe_own_write(uint64 completions_before, bool had_xid);
@@ -110,6 +151,7 @@ static void sf_publish_rows(void);
 /* the worker's copy of the table; NULL until loaded */
 static HTAB *marks = NULL;
 static uint64 marks_generation = 0;
+static Oid	marks_relid = InvalidOid;	/* the table they were read from */
 static bool said_not_installed = false;
 
 /* markers are settled at each load; those of the first load are logged */
@@ -118,10 +160,395 @@ static bool settled_since_start = false;
 /* slots whose foreign rows we warned about, in TopMemoryContext */
 static List *warned_foreign = NIL;
 
+/* GUC variable, and its parsed form (NULL: off) */
+static char *sf_auto_mark_text = NULL;
+static AutoMarkRules *auto_mark_rules = NULL;
+
 /* see "Our own writes" in the file header */
 static uint64 seen_completions = 0;
 static XLogRecPtr frontier = InvalidXLogRecPtr;
 static bool foreign_since_write = true;
+
+/*
+ * Define slot_failover.auto_mark.  Called from _PG_init in every process,
+ * so that ALTER SYSTEM checks the value wherever it runs.
+ */
+void
+sf_primary_init(void)
+{
+	DefineCustomStringVariable("slot_failover.auto_mark",
+							   "Rules for the persistent replication slots the worker marks for failover by itself.",
+							   "Comma-separated rules type:plugin:name, where type is logical, physical or *, "
+							   "plugin an output plugin or *, and name a slot name in which * matches any "
+							   "characters; omitted fields match anything. A rule starting with ! excludes "
+							   "the slots it matches. Empty turns this off.",
+							   &sf_auto_mark_text,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   sf_check_auto_mark,
+							   sf_assign_auto_mark,
+							   NULL);
+}
+
+/*
+ * Parse and check slot_failover.auto_mark; refuse text that is not a list
+ * of rules, naming the rule and what is wrong with it.
+ */
+static bool
+sf_check_auto_mark(char **newval, void **extra, GucSource source)
+{
+	char	   *text = pstrdup(*newval);
+	char	   *next = text;
+	AutoMarkRules *parsed;
+	int			n = 1;
+
+	for (char *c = text; *c; c++)
+		n += *c == ',';
+	parsed = sf_guc_malloc(offsetof(AutoMarkRules, rules) + sizeof(AutoMarkRule) * n);
+	if (parsed == NULL)
+		return false;
+	parsed->n = 0;
+
+	if (strspn(text, " \t") == strlen(text))
+		next = NULL;			/* empty: off */
+	while (next != NULL)
+	{
+		char	   *rule = next;
+
+		next = strchr(rule, ',');
+		if (next != NULL)
+			*next++ = '\0';
+		if (!sf_parse_rule(rule, &parsed->rules[parsed->n]))
+		{
+			sf_guc_free(parsed);
+			return false;
+		}
+		parsed->n++;
+	}
+	*extra = parsed;
+	return true;
+}
+
+/*
+ * Parse one rule of slot_failover.auto_mark, "[!]type[:plugin[:name]]"
+ * with blanks around it; false, with the reason in the GUC's errdetail,
+ * if it is not one.
+ */
+static bool
+sf_parse_rule(char *text, AutoMarkRule *rule)
+{
+	char	   *field[3] = {"*", "*", "*"};
+	int			nfields = 0;
+	char	   *end;
+	const char *shown;
+
+	while (*text == ' ' || *text == '\t')
+		text++;
+	end = text + strlen(text);
+	while (end > text && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	shown = pstrdup(text);
+
+	memset(rule, 0, sizeof(AutoMarkRule));
+	rule->exclude = *text == '!';
+	if (rule->exclude)
+		text++;
+	for (char *f = text; f != NULL && nfields <= 3; nfields++)
+	{
+		char	   *colon = strchr(f, ':');
+
+		if (colon != NULL)
+			*colon++ = '\0';
+		if (nfields < 3)
+			field[nfields] = f;
+		f = colon;
+	}
+	if (*text == '\0')
+	{
+		GUC_check_errdetail("A rule is empty; rules are separated by commas.");
+		return false;
+	}
+	if (nfields > 3)
+	{
+		GUC_check_errdetail("Rule \"%s\" has more than three fields (type:plugin:name).",
+							shown);
+		return false;
+	}
+	for (int i = 0; i < 3; i++)
+		if (field[i][0] == '\0' || strlen(field[i]) >= NAMEDATALEN ||
+			strpbrk(field[i], " \t") != NULL)
+		{
+			GUC_check_errdetail("Rule \"%s\" has an empty, blank or too long field.",
+								shown);
+			return false;
+		}
+
+	if (strcmp(field[0], "logical") == 0 || strcmp(field[0], "physical") == 0 ||
+		strcmp(field[0], "*") == 0)
+		rule->type = field[0][0];
+	else
+	{
+		GUC_check_errdetail("Rule \"%s\": the slot type must be logical, physical or *, not \"%s\".",
+							shown, field[0]);
+		return false;
+	}
+	if (rule->type == 'p' && strcmp(field[1], "*") != 0)
+	{
+		GUC_check_errdetail("Rule \"%s\": a physical slot has no output plugin; write physical:*:name.",
+							shown);
+		return false;
+	}
+	if (strspn(field[2], "abcdefghijklmnopqrstuvwxyz0123456789_*") != strlen(field[2]))
+	{
+		GUC_check_errdetail("Rule \"%s\": \"%s\" is not a slot name pattern.", shown, field[2]);
+		GUC_check_errhint("A pattern has the characters of slot names (lower-case letters, digits, underscores), and * for any characters%s.",
+						  strchr(field[2], '%') != NULL ? ", not %" : "");
+		return false;
+	}
+	namestrcpy(&rule->plugin, field[1]);
+	namestrcpy(&rule->pattern, field[2]);
+	return true;
+}
+
+/*
+ * Take the parsed rules; an empty list turns automatic marking off.
+ */
+static void
+sf_assign_auto_mark(const char *newval, void *extra)
+{
+	AutoMarkRules *rules = (AutoMarkRules *) extra;
+
+	auto_mark_rules = rules != NULL && rules->n > 0 ? rules : NULL;
+}
+
+/*
+ * Do the rules of slot_failover.auto_mark mark this slot?  Some rule that
+ * includes matches it, and no rule that excludes, in whatever order.
+ */
+static bool
+sf_auto_mark_matches(const SlotState *state, const char *name)
+{
+	bool		included = false;
+
+	for (int i = 0; i < auto_mark_rules->n; i++)
+	{
+		const AutoMarkRule *rule = &auto_mark_rules->rules[i];
+
+		if ((rule->type == '*' || (rule->type == 'l') == state->logical) &&
+			(strcmp(NameStr(rule->plugin), "*") == 0 ||
+			 (state->logical &&
+			  strcmp(NameStr(rule->plugin), NameStr(state->plugin)) == 0)) &&
+			sf_name_matches(NameStr(rule->pattern), name))
+		{
+			if (rule->exclude)
+				return false;
+			included = true;
+		}
+	}
+	return included;
+}
+
+/*
+ * Does the name match the pattern, in which '*' matches any run of
+ * characters (slot names have none) and every other character itself?
+ * Backtracks to the last '*' only, so it is linear in practice.
+ */
+static bool
+sf_name_matches(const char *pattern, const char *name)
+{
+	const char *star = NULL;
+	const char *resume = NULL;
+
+	while (*name != '\0')
+	{
+		if (*pattern == '*')
+		{
+			star = pattern++;
+			resume = name;
+		}
+		else if (*pattern == *name)
+		{
+			pattern++;
+			name++;
+		}
+		else if (star != NULL)
+		{
+			pattern = star + 1;
+			name = ++resume;
+		}
+		else
+			return false;
+	}
+	while (*pattern == '*')
+		pattern++;
+	return *pattern == '\0';
+}
+
+/*
+ * Mark the slot in the current transaction: record it in the table, so
+ * that every standby that replays the commit keeps a copy of it.  For
+ * mark(), and for the worker's automatic marks.  Returns false, doing
+ * nothing, if it is marked already, and with missing_ok if it is not a
+ * persistent slot.
+ *
+ * The row is locked first, so that we are ordered after any other
+ * transaction marking or unmarking the slot; only then is the identity
+ * recorded in the slot's marker, and the row made to describe the slot
+ * that holds it.
+ */
+bool
+sf_primary_mark(Name slot_name, bool missing_ok)
+{
+	SlotState	state;
+	SlotState	now;
+	Oid			save_userid;
+	int			save_sec;
+	int64		row_identity;
+	int64		identity;
+
+	sf_table_begin_as_owner(&save_userid, &save_sec);
+
+	/* zeroed, padding included: the two are compared with memcmp() */
+	memset(&state, 0, sizeof(state));
+	memset(&now, 0, sizeof(now));
+	row_identity = sf_table_row_identity(slot_name);
+	if (!sf_slot_read(NameStr(*slot_name), &state) ||
+		(missing_ok && !state.persistent))
+	{
+		if (!missing_ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("replication slot \"%s\" does not exist",
+							NameStr(*slot_name))));
+		sf_table_end_as_owner(save_userid, save_sec);
+		return false;
+	}
+	if (!state.persistent)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot mark temporary replication slot \"%s\" for failover",
+						NameStr(*slot_name)),
+				 errdetail("A temporary slot is dropped when its session ends; no standby could continue from it.")));
+	if (state.core_failover)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot mark replication slot \"%s\" for failover", NameStr(*slot_name)),
+				 errdetail("The slot was created or altered with failover = true, so PostgreSQL's own slot synchronization carries it to standbys that set sync_replication_slots."),
+				 errhint("To have slot_failover carry it instead, turn its failover option off with ALTER SUBSCRIPTION ... SET (failover = false) or ALTER_REPLICATION_SLOT ... (FAILOVER false).")));
+	if (row_identity != 0 &&
+		sf_marker_read(NameStr(*slot_name), NULL) == row_identity)
+	{
+		sf_table_end_as_owner(save_userid, save_sec);
+		return false;
+	}
+
+	do
+	{
+		if (!pg_strong_random(&identity, sizeof(identity)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate a random slot identity")));
+		identity &= PG_INT64_MAX;
+	} while (identity == 0);
+
+	sf_table_insert_row(slot_name, identity, &state,
+						state.logical ? sf_snapshot_read(state.restart_lsn) : NULL);
+
+	/*
+	 * Tie the identity to the slot as it is now.  Should it have moved, or
+	 * been dropped and created again, since we read it, the row takes the
+	 * state of the slot that holds the marker.
+	 */
+	sf_marker_lock();
+	if (!sf_slot_read(NameStr(*slot_name), &now) || !now.persistent)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("replication slot \"%s\" was dropped while it was being marked",
+						NameStr(*slot_name))));
+	sf_marker_record(NameStr(*slot_name), identity);
+	sf_marker_unlock();
+	if (memcmp(&now, &state, sizeof(SlotState)) != 0)
+		sf_table_insert_row(slot_name, identity, &now,
+							now.logical ? sf_snapshot_read(now.restart_lsn) : NULL);
+
+	sf_table_end_as_owner(save_userid, save_sec);
+	return true;
+}
+
+/*
+ * Mark the persistent slots that slot_failover.auto_mark matches and that
+ * have no row, but those unmarked explicitly (see the file header), in
+ * one transaction; then reload the worker's copy of the table.  Returns
+ * the number of slots marked.  Looking costs a pass over the slot array,
+ * and a read of the marker of each matching slot without a row.
+ */
+static int
+sf_auto_mark(void)
+{
+	NameData   *names = palloc(sizeof(NameData) * max_replication_slots);
+	int			ncandidates = 0;
+	int			nmarked = 0;
+	Oid			relid;
+
+	LWLockAcquire(ReplicationSlotControlLock, LW_SHARED);
+	for (int i = 0; i < max_replication_slots; i++)
+	{
+		ReplicationSlot *slot = &ReplicationSlotCtl->replication_slots[i];
+		SlotState	state;
+
+		/* in_use and the name cannot change while we hold the lock */
+		if (!slot->in_use ||
+			hash_search(marks, NameStr(slot->data.name), HASH_FIND, NULL) != NULL)
+			continue;
+		sf_slot_copy(slot, &state);
+		/* a failover = true slot is core's (see sf_primary_cycle) */
+		if (state.persistent && !state.core_failover &&
+			sf_auto_mark_matches(&state, NameStr(slot->data.name)))
+			names[ncandidates++] = slot->data.name;
+	}
+	LWLockRelease(ReplicationSlotControlLock);
+
+	for (int i = 0; i < ncandidates; i++)
+		if (sf_marker_may_auto_mark(NameStr(names[i])))
+			names[nmarked++] = names[i];
+	if (nmarked == 0)
+		return 0;
+
+	pgstat_report_activity(STATE_RUNNING, "marking replication slots (slot_failover.auto_mark)");
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	/*
+	 * A user's mark() may hold a row we are about to insert (its insert and
+	 * its marker entry are not one step): wait for it a moment at most, and
+	 * try again in the next cycle.
+	 */
+	(void) set_config_option("lock_timeout", "1s", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	ncandidates = nmarked;
+	nmarked = 0;
+	relid = sf_table_oid();
+	if (OidIsValid(relid) && relid == marks_relid)
+		for (int i = 0; i < ncandidates; i++)
+			if (sf_primary_mark(&names[i], true))
+			{
+				ereport(LOG,
+						(errmsg("marked replication slot \"%s\" for failover",
+								NameStr(names[i])),
+						 errdetail("It matches \"%s\".", "slot_failover.auto_mark")));
+				nmarked++;
+			}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	/* also if the extension was created since we read the table */
+	if (nmarked > 0 || relid != marks_relid)
+		sf_load_marks(marks_generation);
+	return nmarked;
+}
 
 /*
  * Drop the worker's copy of the table, so that the next cycle reloads it.
@@ -173,6 +600,7 @@ sf_settle_markers(void)
 static void
 sf_load_marks(uint64 generation)
 {
+	MemoryContext oldcxt = CurrentMemoryContext;
 	HASHCTL		ctl;
 	SlotRow    *rows;
 	int			nrows;
@@ -186,7 +614,8 @@ sf_load_marks(uint64 generation)
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	if (!OidIsValid(sf_table_oid()))
+	marks_relid = sf_table_oid();
+	if (!OidIsValid(marks_relid))
 	{
 		if (!said_not_installed)
 			ereport(LOG,
@@ -219,6 +648,7 @@ sf_load_marks(uint64 generation)
 		}
 	}
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(oldcxt);
 
 	marks_generation = generation;
 	settled_since_start = true;
@@ -229,6 +659,24 @@ sf_load_marks(uint64 generation)
 	seen_completions = sf_xact_completion_count();
 	frontier = GetXLogInsertRecPtr();
 	foreign_since_write = true;
+}
+
+/*
+ * Is the table not the one the worker's copy was read from (the extension
+ * was dropped, or created, since)?  A read-only transaction: no xid, no
+ * WAL.
+ */
+static bool
+sf_table_recreated(void)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	Oid			relid;
+
+	StartTransactionCommand();
+	relid = sf_table_oid();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(oldcxt);
+	return relid != marks_relid;
 }
 
 /*
@@ -332,12 +780,30 @@ sf_xmin_retreated(TransactionId recorded, TransactionId now)
 
 /*
  * One cycle of the primary's role: bring the table in line with the marked
- * slots.  With exact, every difference is written.  generation counts the
- * transactions that ran mark() or unmark(): when it moved, the table is
- * read again.  Returns the number of rows written.
+ * slots, then mark the slots slot_failover.auto_mark matches (last, so
+ * that a slot it fails to mark never holds up the others' rows).  With
+ * exact, every difference is written.  generation counts the transactions
+ * that ran mark() or unmark(): when it moved, the table is read again.
+ * Returns the number of rows written.
  */
 int
 sf_primary_cycle(bool exact, uint64 generation)
+{
+	MemoryContext cycle_context = CurrentMemoryContext;
+	int			written = sf_sync_rows(exact, generation);
+
+	/* a transaction that ended there left us in TopMemoryContext */
+	MemoryContextSwitchTo(cycle_context);
+	if (auto_mark_rules != NULL)
+		written += sf_auto_mark();
+	return written;
+}
+
+/*
+ * Bring the table in line with the marked slots (sf_primary_cycle).
+ */
+static int
+sf_sync_rows(bool exact, uint64 generation)
 {
 	long		nmarks;
 	MarkedSlot **updates;
@@ -351,7 +817,9 @@ sf_primary_cycle(bool exact, uint64 generation)
 	MarkedSlot *row;
 	int			i;
 
-	if (marks == NULL || generation != marks_generation)
+	/* sync() also checks that the table was not created again */
+	if (marks == NULL || generation != marks_generation ||
+		(exact && sf_table_recreated()))
 		sf_load_marks(generation);
 
 	nmarks = hash_get_num_entries(marks);
@@ -459,9 +927,9 @@ sf_write_changes(MarkedSlot **updates, SlotState *states, int nupdates,
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 
-	if (!OidIsValid(sf_table_oid()))
+	if (sf_table_oid() != marks_relid)
 	{
-		/* DROP EXTENSION: nothing is marked any more */
+		/* DROP EXTENSION, maybe CREATE again: the rows we know are gone */
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);

@@ -163,6 +163,121 @@ FROM (SELECT slot_failover.gate_position($1) AS safe,
 		ELSE LEAST($2, GREATEST(g.safe, g.confirmed)) END) AS a
 $$;
 
+-- The slots slot_failover.standby_slot_names lists that do not exist
+-- (after a failover, the old primary's slot of this node, say): a gated
+-- walsender may wait for them, and the status view names them.
+CREATE FUNCTION slot_failover.gate_missing()
+RETURNS name[]
+AS 'MODULE_PATHNAME', 'slot_failover_gate_missing'
+LANGUAGE C VOLATILE STRICT;
+
+REVOKE ALL ON FUNCTION slot_failover.gate_missing() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION slot_failover.gate_missing() TO pg_monitor;
+
+-- ---------------------------------------------------------------------
+-- Readiness for promotion.  failover_ready is, on a standby, whether the
+-- row's copy is ready (its state is 'ready'; a row the worker has not
+-- looked at yet has no state, and is not), or the row is of the slot this
+-- standby streams from (primary_slot_name), which is never copied and
+-- which nobody needs once this standby is promoted; NULL on a primary.
+-- ready_for_failover() applies the same rule to every row, for a hook
+-- that an HA tool runs on a standby before promoting it.  gate_missing
+-- (on a primary) lists the slots of standby_slot_names that do not exist.
+-- ---------------------------------------------------------------------
+
+CREATE OR REPLACE VIEW slot_failover.status AS
+SELECT
+	s.slot_name,
+	s.slot_type,
+	s.database,
+	s.plugin,
+	CASE WHEN pg_catalog.pg_is_in_recovery() THEN 'standby' ELSE 'primary' END
+		AS node_role,
+	c.state,
+	c.reason,
+	c.changed_at AS state_changed_at,
+	r.restart_lsn,
+	r.confirmed_flush_lsn,
+	r.catalog_xmin,
+	r.xmin,
+	s.restart_lsn AS written_restart_lsn,
+	s.confirmed_flush_lsn AS written_confirmed_flush_lsn,
+	s.catalog_xmin AS written_catalog_xmin,
+	s.slot_xmin AS written_xmin,
+	s.updated_at AS written_at,
+	CASE WHEN pg_catalog.pg_is_in_recovery() THEN
+		pg_catalog.pg_wal_lsn_diff(
+			COALESCE(s.confirmed_flush_lsn, s.restart_lsn),
+			COALESCE(r.confirmed_flush_lsn, r.restart_lsn))
+	ELSE
+		pg_catalog.pg_wal_lsn_diff(
+			COALESCE(r.confirmed_flush_lsn, r.restart_lsn),
+			COALESCE(s.confirmed_flush_lsn, s.restart_lsn))
+	END::bigint AS lag_bytes,
+	g.slot_name IS NOT NULL AS gate_waiting,
+	g.waiting_for AS gate_waiting_for,
+	g.since AS gate_since,
+	g.lsn AS gate_lsn,
+	CASE WHEN pg_catalog.pg_is_in_recovery() THEN
+		COALESCE(c.state OPERATOR(pg_catalog.=) 'ready' OR
+				 s.slot_name OPERATOR(pg_catalog.=)
+				 pg_catalog.current_setting('primary_slot_name'), false)
+	END AS failover_ready,
+	CASE WHEN NOT pg_catalog.pg_is_in_recovery() THEN
+		slot_failover.gate_missing()
+	END AS gate_missing
+FROM slot_failover.slots AS s
+	LEFT JOIN pg_catalog.pg_replication_slots AS r
+		ON r.slot_name OPERATOR(pg_catalog.=) s.slot_name AND NOT r.temporary
+	LEFT JOIN slot_failover.copy_status() AS c
+		ON c.slot_name OPERATOR(pg_catalog.=) s.slot_name
+	LEFT JOIN slot_failover.gate_status() AS g
+		ON g.slot_name OPERATOR(pg_catalog.=) s.slot_name;
+
+-- On a standby: true if every row's copy is failover_ready.  With
+-- raise_error, an ERROR instead of false, whose DETAIL names each copy
+-- that is not ready and why, so that "psql -v ON_ERROR_STOP=1" exits
+-- non-zero.  Runs with the caller's rights: a member of pg_monitor may
+-- call it.
+CREATE FUNCTION slot_failover.ready_for_failover(raise_error boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	not_ready text;
+BEGIN
+	IF NOT pg_catalog.pg_is_in_recovery() THEN
+		RAISE EXCEPTION 'recovery is not in progress'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				HINT = 'slot_failover.ready_for_failover() checks a standby before it is promoted.';
+	END IF;
+	SELECT pg_catalog.string_agg(pg_catalog.format('"%s" (%s)', s.slot_name,
+			COALESCE(s.state OPERATOR(pg_catalog.||)
+					 COALESCE(': ' OPERATOR(pg_catalog.||) s.reason, ''),
+					 'not looked at by the worker yet')),
+		', ' ORDER BY s.slot_name)
+	INTO not_ready
+	FROM slot_failover.status AS s
+	WHERE NOT s.failover_ready;
+	IF not_ready IS NULL THEN
+		RETURN true;
+	END IF;
+	IF raise_error THEN
+		RAISE EXCEPTION 'this standby is not ready for failover'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				DETAIL = pg_catalog.format('Copies of replication slots that are not ready: %s.', not_ready),
+				HINT = 'See slot_failover.status on this standby.';
+	END IF;
+	RETURN false;
+END
+$$;
+
+REVOKE ALL ON FUNCTION slot_failover.ready_for_failover(boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION slot_failover.ready_for_failover(boolean) TO pg_monitor;
+COMMENT ON FUNCTION slot_failover.ready_for_failover(boolean) IS
+	'on a standby, whether every marked slot has a copy ready for failover (slot_failover.status.failover_ready)';
+
 COMMENT ON FUNCTION slot_failover.get_changes(name, pg_lsn, integer, text[]) IS
 	'pg_logical_slot_get_changes() that returns nothing the standbys of standby_slot_names lack';
 COMMENT ON FUNCTION slot_failover.peek_changes(name, pg_lsn, integer, text[]) IS

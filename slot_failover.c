@@ -76,6 +76,7 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	sf_primary_init();
 	sf_gate_init();
 
 	if (!process_shared_preload_libraries_in_progress)

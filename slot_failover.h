@@ -143,6 +143,8 @@ extern XLogRecPtr sf_worker_sync(void);
 extern void sf_worker_get_status(SlotFailoverWorkerStatus *status);
 
 /* primary.c */
+extern void sf_primary_init(void);
+extern bool sf_primary_mark(Name slot_name, bool missing_ok);
 extern int	sf_primary_cycle(bool exact, uint64 generation);
 extern void sf_primary_forget(void);
 
@@ -180,6 +182,7 @@ extern void sf_gate_shmem_init(void);
 extern void sf_gate_backends_stopping(void);
 extern int	sf_gate_read_waits(SlotFailoverGateStatus **waits);
 extern XLogRecPtr sf_gate_position(const char *slot_name, bool *gated);
+extern int	sf_gate_missing(NameData **names);
 extern void sf_gate_set_rows(const NameData *names,
 							 const XLogRecPtr *two_phase_at, int n);
 
@@ -210,6 +213,7 @@ extern void sf_marker_unlock(void);
 extern int64 sf_marker_read(const char *slot_name, bool *waiting);
 extern void sf_marker_write(const char *slot_name, int64 identity, bool waiting);
 extern bool sf_marker_exists(const char *slot_name);
+extern bool sf_marker_may_auto_mark(const char *slot_name);
 extern bool sf_marker_present(const char *slot_name);
 extern void sf_marker_record(const char *slot_name, int64 identity);
 extern TransactionId sf_marker_settle(const char *slot_name);

@@ -54,8 +54,10 @@ FROM slot_failover.slots s JOIN identities i USING (slot_name) ORDER BY 1;
 -- the status view shows each marked slot next to its live state
 SELECT slot_name, slot_type, database, plugin, node_role,
 	   written_restart_lsn = restart_lsn AS restart_recorded,
-	   lag_bytes >= 0 AS lag_known
+	   lag_bytes >= 0 AS lag_known, failover_ready
 FROM slot_failover.status ORDER BY slot_name;
+-- the readiness check is for standbys
+SELECT slot_failover.ready_for_failover();
 
 -- sync() waits for a full cycle of the worker, which then has run
 SELECT slot_failover.sync() IS NOT NULL AS synced;
@@ -125,11 +127,13 @@ SELECT slot_name FROM slot_failover.slots ORDER BY slot_name;
 --
 -- Marks follow their transaction.  After each case the worker has run a
 -- full cycle (sync(), which also settles the markers), and each slot's
--- marker file names exactly its committed row's identity, or is gone.
+-- marker file names exactly its committed row's identity, or remembers a
+-- committed unmark() (-1, for slot_failover.auto_mark), or is gone.
 --
 CREATE FUNCTION pg_temp.marker(slot name) RETURNS text LANGUAGE sql AS $$
 	SELECT CASE
 		WHEN pg_stat_file(file, true) IS NULL THEN 'no marker'
+		WHEN pg_read_file(file) = E'-1\n' THEN 'unmarked explicitly'
 		WHEN pg_read_file(file) = (SELECT slot_identity || E'\n'
 			FROM slot_failover.slots s WHERE s.slot_name = slot) THEN 'marker of the row'
 		ELSE 'stale marker' END
@@ -146,7 +150,7 @@ END$$;
 SELECT slot_failover.sync() IS NOT NULL AS synced;
 SELECT slot_name, pg_temp.marker(slot_name) FROM slot_failover.slots ORDER BY 1;
 
--- a rolled back mark leaves no mark
+-- a rolled back mark leaves no mark (the slot was unmarked above)
 BEGIN;
 SELECT slot_failover.mark('regress_physical');
 ROLLBACK;
@@ -210,6 +214,8 @@ ALTER EXTENSION slot_failover UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'slot_failover';
 SELECT slot_failover.mark('regress_logical');
 SELECT slot_name, two_phase, two_phase_at FROM slot_failover.slots;
+SELECT slot_name, node_role, failover_ready FROM slot_failover.status;
+SELECT slot_failover.ready_for_failover(raise_error => true);
 DROP EXTENSION slot_failover;
 SELECT pg_drop_replication_slot('regress_logical');
 SELECT pg_drop_replication_slot('regress_physical');

@@ -23,7 +23,8 @@ SELECT slot_failover.mark('kept');
 });
 
 # What the slot's marker file says: the identity of the slot's committed
-# row alone, nothing (no file), or something else.
+# row alone, nothing (no file), a committed unmark() alone (-1, which
+# slot_failover.auto_mark respects), or something else.
 sub marker_state
 {
 	my ($slot) = @_;
@@ -33,6 +34,7 @@ sub marker_state
 	);
 
 	return 'none' unless -e $file;
+	return 'unmarked' if slurp_file($file) eq "-1\n";
 	return slurp_file($file) eq "$row\n" ? 'row' : 'stale';
 }
 
@@ -93,6 +95,6 @@ is( $node->safe_psql(
 	'fresh',
 	'after a crash past the commit, the rows are as committed');
 is(marker_state('fresh'), 'row', 'the committed mark is settled');
-is(marker_state('kept'), 'none', 'the committed unmark is settled');
+is(marker_state('kept'), 'unmarked', 'the committed unmark is settled, and remembered');
 
 done_testing();
