@@ -57,7 +57,9 @@ for my $i (1 .. 4)
 $primary->safe_psql('postgres', 'CHECKPOINT');
 $primary->wait_for_catchup($small, 'replay', $primary->lsn('insert'));
 $small->safe_psql('postgres', 'CHECKPOINT');
-ok($small->wait_for_log(qr/invalidating slot "lagging"/, $offset),
+# 15 says "invalidating slot", 16+ "invalidating obsolete replication slot"
+ok( $small->wait_for_log(
+		qr/invalidating (obsolete replication )?slot "lagging"/, $offset),
 	'a restartpoint invalidates the lagging copy');
 ok( $small->wait_for_log(
 		qr/WARNING:  copy of replication slot "lagging" was invalidated on this standby/,
