@@ -359,7 +359,13 @@ sf_marker_may_auto_mark(const char *slot_name)
 
 	if (!sf_marker_load(slot_name, &marker, &malformed))
 		return true;
-	if (malformed)
+
+	/*
+	 * A "waiting" marker is a copy that was not ready when this node was
+	 * promoted and could not be dropped: the worker deletes the row of a
+	 * slot marked over it, so marking it would write in every cycle.
+	 */
+	if (malformed || marker.waiting)
 		return false;
 	for (int i = 0; i < marker.nentries; i++)
 		if (sf_entry_fate(marker.entries[i].xid) == ENTRY_PENDING)

@@ -364,8 +364,15 @@ slot_failover_launcher_main(Datum main_arg)
 		}
 
 		handle = sf_start_worker();
-		if (handle == NULL && !RecoveryInProgress())
-			sf_launcher_let_go();	/* promoted: they are slots now */
+		/*
+		 * Promoted, and no worker can start: once the last pass that
+		 * brings the copies to their rows is done, they are slots for
+		 * their clients; before, holding them keeps clients from a copy
+		 * that is not where its row says.
+		 */
+		if (handle == NULL && !RecoveryInProgress() &&
+			!sf_standby_last_pass_pending())
+			sf_launcher_let_go();
 		if (handle != NULL)
 		{
 			if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
