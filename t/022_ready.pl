@@ -88,35 +88,42 @@ $small->stop;
 # slot restarts at the last checkpoint's redo pointer, where the standby's
 # restartpoint puts a new copy's reservation.
 ##########
-$primary->safe_psql('postgres',
-	"SELECT pg_create_logical_replication_slot('snap', 'test_decoding')");
-my $at_redo = 'f';
-for (1 .. 5)
+# 17+ log a checkpoint's running transactions after a CHECKPOINT_REDO
+# record at its redo pointer, so a slot never restarts there.
+SKIP:
 {
-	move_slots($primary, 'snap');
-	$at_redo = $primary->safe_psql('postgres',
-		"SELECT restart_lsn = (SELECT redo_lsn FROM pg_control_checkpoint()) FROM pg_replication_slots WHERE slot_name = 'snap'"
-	);
-	last if $at_redo eq 't';
+	skip 'on 17+ a consumed slot never restarts at the redo pointer', 4
+	  if $primary->pg_version >= 17;
+	$primary->safe_psql('postgres',
+		"SELECT pg_create_logical_replication_slot('snap', 'test_decoding')");
+	my $at_redo = 'f';
+	for (1 .. 5)
+	{
+		move_slots($primary, 'snap');
+		$at_redo = $primary->safe_psql('postgres',
+			"SELECT restart_lsn = (SELECT redo_lsn FROM pg_control_checkpoint()) FROM pg_replication_slots WHERE slot_name = 'snap'"
+		);
+		last if $at_redo eq 't';
+	}
+	is($at_redo, 't', 'the slot restarts at the checkpoint\'s redo pointer');
+	$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
+	$standby->safe_psql('postgres', 'CHECKPOINT');
+	$primary->safe_psql('postgres', "SELECT slot_failover.mark('snap')");
+	sync_standby($primary, $standby);
+	ok(wait_for_copy_state($standby, 'snap', 'ready'), 'the copy is ready');
+	is( $standby->safe_psql(
+			'postgres',
+			"SELECT r.restart_lsn = s.restart_lsn FROM pg_replication_slots r JOIN slot_failover.slots s USING (slot_name) WHERE slot_name = 'snap'"
+		),
+		't',
+		'at its row\'s restart_lsn');
+	is( $standby->safe_psql(
+			'postgres',
+			"SELECT count(*) FROM pg_ls_logicalsnapdir() WHERE name = (SELECT replace(restart_lsn::text, '/', '-') || '.snap' FROM pg_replication_slots WHERE slot_name = 'snap')"
+		),
+		'1',
+		'with the decoding snapshot of its restart_lsn on disk');
 }
-is($at_redo, 't', 'the slot restarts at the checkpoint\'s redo pointer');
-$primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
-$standby->safe_psql('postgres', 'CHECKPOINT');
-$primary->safe_psql('postgres', "SELECT slot_failover.mark('snap')");
-sync_standby($primary, $standby);
-ok(wait_for_copy_state($standby, 'snap', 'ready'), 'the copy is ready');
-is( $standby->safe_psql(
-		'postgres',
-		"SELECT r.restart_lsn = s.restart_lsn FROM pg_replication_slots r JOIN slot_failover.slots s USING (slot_name) WHERE slot_name = 'snap'"
-	),
-	't',
-	'at its row\'s restart_lsn');
-is( $standby->safe_psql(
-		'postgres',
-		"SELECT count(*) FROM pg_ls_logicalsnapdir() WHERE name = (SELECT replace(restart_lsn::text, '/', '-') || '.snap' FROM pg_replication_slots WHERE slot_name = 'snap')"
-	),
-	'1',
-	'with the decoding snapshot of its restart_lsn on disk');
 
 ##########
 # A ready copy stays ready when the primary is unreachable: the standby's
