@@ -20,13 +20,6 @@ my $primary = new_primary('primary', standby_slot => 1);
 plan skip_all => 'core has slot synchronization from PostgreSQL 17 on'
   if $primary->pg_version < 17;
 
-# core's gate and ours, each naming the standby's slot
-$primary->append_conf(
-	'postgresql.conf', q{
-synchronized_standby_slots = 'standby_slot'
-slot_failover.standby_slot_names = 'standby_slot'
-});
-$primary->reload;
 $primary->safe_psql(
 	'postgres', q{
 SELECT pg_create_logical_replication_slot('core_slot', 'test_decoding', false, false, true);
@@ -46,6 +39,14 @@ is($primary->safe_psql('postgres', 'SELECT count(*) FROM slot_failover.slots'),
 	'2', 'and records nothing for it');
 
 $primary->backup('backup');
+# core's gate and ours, each naming the standby's slot: set after the
+# base backup, so that the standby, once promoted, waits for no standby
+$primary->append_conf(
+	'postgresql.conf', q{
+synchronized_standby_slots = 'standby_slot'
+slot_failover.standby_slot_names = 'standby_slot'
+});
+$primary->reload;
 # core's slot sync needs a database in primary_conninfo
 my $standby = new_standby(
 	$primary, 'backup', 'standby',
